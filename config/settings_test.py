@@ -1,0 +1,14 @@
+"""Test settings: tests always run on PostgreSQL and Redis (real parts, never SQLite)."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/chorus")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+
+from .settings import *  # noqa: E402,F403
+from .settings import BASE_DIR  # noqa: E402
+
+# Tests open connections from many threads; keep them short-lived so teardown can drop the DB.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+EXPERIMENT = str(BASE_DIR / "demos" / "hello_world")
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,42 @@
+"""Everything a researcher's experiment.py uses: `from experiments.api import *`.
+
+Names also live in their home modules; this facade gathers them from every app.
+"""
+
+from .experiment import Experiment
+from .timeline import (
+    AudioPrompt,
+    CheckboxControl,
+    CodeBlock,
+    Control,
+    DropdownControl,
+    ExperimentError,
+    ImagePrompt,
+    InfoPage,
+    ModularPage,
+    Module,
+    NumberControl,
+    Page,
+    PageMaker,
+    Prompt,
+    PushButtonControl,
+    RadioButtonControl,
+    SliderControl,
+    SuccessfulEndPage,
+    TextControl,
+    UnsuccessfulEndPage,
+    VideoPrompt,
+    WaitPage,
+    conditional,
+    join,
+    switch,
+    while_loop,
+)
+
+__all__ = [
+    "AudioPrompt", "CheckboxControl", "CodeBlock", "Control", "DropdownControl", "Experiment",
+    "ExperimentError", "ImagePrompt", "InfoPage", "ModularPage", "Module", "NumberControl",
+    "Page", "PageMaker", "Prompt", "PushButtonControl", "RadioButtonControl", "SliderControl",
+    "SuccessfulEndPage", "TextControl", "UnsuccessfulEndPage", "VideoPrompt", "WaitPage",
+    "conditional", "join", "switch", "while_loop",
+]

@@ -1,0 +1,58 @@
+"""The base class a researcher's `experiment.py` subclasses."""
+
+from typing import Any, ClassVar
+
+from .timeline import Program, compile_timeline
+from .timeline.elements import ExperimentError
+
+
+class Experiment:
+    """Subclass this once in `experiment.py`: give it a `label` and a `timeline`.
+
+    Hooks: `test_check_bot(bot)` checks each bot after `manage.py test_experiment`;
+    `get_basic_data(context=None, **kwargs)` serves summary sheets to admins;
+    `on_participant_failed(participant)` is called once when a participant fails.
+    """
+
+    label: ClassVar[str] = ""
+    timeline: ClassVar[Any] = None
+    #: How many bots `manage.py test_experiment` runs through the timeline.
+    test_n_bots: ClassVar[int] = 1
+    #: Seconds a bot waits on a WaitPage during tests (0: skip waits).
+    test_bot_wait: ClassVar[float] = 0.0
+
+    # Set by the loader.
+    program: ClassVar[Program]
+    path: ClassVar[str] = ""
+    source_hash: ClassVar[str] = ""
+
+    @classmethod
+    def compile(cls) -> Program:
+        if not isinstance(cls.label, str) or not cls.label.strip():
+            raise ExperimentError(f"{cls.__name__} has no `label`; give the experiment a name")
+        if cls.timeline is None:
+            raise ExperimentError(f"{cls.__name__} has no `timeline`")
+        cls.program = compile_timeline(cls.timeline)
+        return cls.program
+
+    @property
+    def estimated_duration(self) -> float:
+        return self.program.estimated_duration
+
+    def test_check_bot(self, bot: Any) -> None:
+        """Raise AssertionError if a bot's run is not what the experiment should produce."""
+        assert not bot.failed, f"bot failed: {bot.failed_reason}"
+        assert bot.complete, "bot did not reach the end of the experiment"
+
+    def get_basic_data(self, context: Any = None, **kwargs: Any) -> dict[str, list[dict[str, Any]]]:
+        """Sheets of summary data by name, each a list of rows (dicts)."""
+        from .selectors import participants_basic_sheet
+
+        return {"participants": participants_basic_sheet()}
+
+    def on_participant_failed(self, participant: Any) -> None:
+        """Called inside the failing transaction; elements (trial makers) clean up their rows."""
+        for element in self.program.elements:
+            hook = getattr(element, "on_participant_failed", None)
+            if hook is not None:
+                hook(participant=participant, experiment=self)

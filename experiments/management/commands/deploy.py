@@ -1,0 +1,29 @@
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from experiments.deployment import deployment_create
+from experiments.loading import ExperimentLoadError, get_experiment
+
+
+class Command(BaseCommand):
+    help = "Migrate the database, prepare the experiment's timeline and record a Deployment."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-migrate", action="store_true", help="skip `migrate`")
+
+    def handle(self, *args, **options):
+        try:
+            experiment = get_experiment()
+        except ExperimentLoadError as exc:
+            raise CommandError(str(exc)) from exc
+        if not options["no_migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
+
+        def progress(description: str, total: int):
+            return tqdm(total=total, desc=description, file=self.stderr, disable=total < 50)
+
+        deployment = deployment_create(experiment=experiment, progress=progress)
+        self.stdout.write(self.style.SUCCESS(
+            f"Deployed '{deployment.label}' (deployment {deployment.id}, source {deployment.source_hash[:12]})"
+        ))

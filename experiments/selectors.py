@@ -1,0 +1,44 @@
+"""Reads: the participant's current page, summaries for admins."""
+
+from typing import Any
+
+from .loading import get_experiment
+from .models import Participant
+from .timeline import Runner
+
+
+def participant_by_token(token: str) -> Participant | None:
+    return Participant.objects.filter(token=token).first()
+
+
+def page_payload(participant: Participant, *, error: str | None = None) -> dict[str, Any]:
+    """The participant's current page as JSON: what the page template and bots both use."""
+    experiment = get_experiment()
+    runner = Runner(experiment.program, experiment, participant)
+    page = runner.current_page()
+    return {
+        "page_uuid": str(participant.page_uuid) if participant.page_uuid else None,
+        "progress": round(participant.progress, 4),
+        "failed": participant.failed,
+        "complete": participant.complete,
+        "error": error,
+        **page.to_dict(),
+    }
+
+
+def current_page(participant: Participant):
+    experiment = get_experiment()
+    return Runner(experiment.program, experiment, participant).current_page()
+
+
+def participants_basic_sheet() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": p["id"], "status": p["status"], "failed": p["failed"], "complete": p["complete"],
+            "progress": p["progress"], "time_credit": p["time_credit"],
+            "created_at": p["created_at"].isoformat(),
+        }
+        for p in Participant.objects.order_by("id").values(
+            "id", "status", "failed", "complete", "progress", "time_credit", "created_at"
+        )
+    ]

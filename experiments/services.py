@@ -1,0 +1,223 @@
+"""Every write to participants and responses. Views and commands call these; nothing else writes.
+
+The submit path follows "check and lock, then change": lock the participant row, check the
+page token, validate, store the Response, advance the timeline, save — one transaction, a small
+constant number of queries whatever the size of the experiment.
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .experiment import Experiment
+from .loading import get_experiment
+from .models import ModuleState, Participant, Response, TimelineEvent
+from .timeline import Page, Runner
+from .timeline.controls import AnswerFormatError
+
+PARTICIPANT_SAVE_FIELDS = [
+    "status", "failed", "failed_reason", "failure_tags", "failed_at", "complete", "completed_at",
+    "vars", "answer", "time_credit", "progress", "position", "page_uuid", "page_label",
+    "page_started_at", "timeline_state", "last_active_at",
+]
+
+
+class SubmitError(Exception):
+    """A submit that was refused; nothing was changed. `status` is the HTTP status to answer."""
+
+    status = 400
+
+    def __init__(self, message: str, *, participant: Participant | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.participant = participant
+
+
+class ParticipantNotFound(SubmitError):
+    status = 404
+
+
+class StalePage(SubmitError):
+    """The page_uuid is not the participant's current page (a replay, a second tab, a typo)."""
+
+    status = 409
+
+
+class BadAnswer(SubmitError):
+    status = 400
+
+
+class AnswerRejected(SubmitError):
+    """validate() refused the answer; the participant stays on the page and sees the message."""
+
+    status = 422
+
+
+@dataclass
+class SubmitResult:
+    participant: Participant
+    page: Page
+    response: Response
+
+
+def participant_mark_failed(*, participant: Participant, reason: str = "",
+                            tags: list[str] | None = None, experiment: Experiment | None = None) -> bool:
+    """Mark a participant failed in memory (idempotent); the caller saves it.
+
+    Returns True if this call failed them. Elements' failure hooks run now, in the caller's
+    transaction (trial makers fail unfinished trials).
+    """
+    if participant.failed:
+        return False
+    participant.failed = True
+    participant.failed_reason = (reason or "failed")[:1024]
+    participant.failure_tags = list(dict.fromkeys([*participant.failure_tags, *(tags or [])]))
+    participant.failed_at = timezone.now()
+    (experiment or get_experiment()).on_participant_failed(participant)
+    return True
+
+
+def participant_mark_complete(*, participant: Participant) -> None:
+    if not participant.complete and not participant.failed:
+        participant.complete = True
+        participant.completed_at = timezone.now()
+        participant.progress = 1.0
+
+
+def _persist(participant: Participant, runner: Runner, now) -> None:
+    participant.last_active_at = now
+    participant.page_started_at = now
+    participant.save(update_fields=PARTICIPANT_SAVE_FIELDS)
+    if runner.events:
+        TimelineEvent.objects.bulk_create(
+            [TimelineEvent(participant=participant, kind=k, label=lab, value=v) for k, lab, v in runner.events]
+        )
+    entered = [m for m, change in runner.module_changes.items() if change in ("entered", "entered_and_finished")]
+    finished = [m for m, change in runner.module_changes.items() if change in ("finished", "entered_and_finished")]
+    if entered:
+        ModuleState.objects.bulk_create(
+            [ModuleState(participant=participant, module_id=m, started_at=now,
+                         finished_at=now if m in finished else None) for m in entered],
+            update_conflicts=True, unique_fields=["participant", "module_id"],
+            update_fields=["started_at", "finished_at"],
+        )
+    only_finished = [m for m in finished if m not in entered]
+    if only_finished:
+        ModuleState.objects.filter(participant=participant, module_id__in=only_finished).update(finished_at=now)
+
+
+def _update_progress(participant: Participant, experiment: Experiment) -> None:
+    if not participant.complete:
+        participant.progress = min(1.0, participant.time_credit / experiment.estimated_duration)
+
+
+@transaction.atomic
+def participant_create(*, worker_id: str = "", assignment_id: str = "", recruiter: str = "direct",
+                       entry_params: dict[str, Any] | None = None, user_agent: str = "",
+                       ip_address: str | None = None, is_bot: bool = False) -> Participant:
+    """Create a participant and run the timeline to its first page."""
+    experiment = get_experiment()
+    participant = Participant.objects.create(
+        worker_id=worker_id[:255], assignment_id=assignment_id[:255], recruiter=recruiter[:64],
+        entry_params=entry_params or {}, user_agent=user_agent[:512],
+        ip_address=ip_address if settings.STORE_IP_ADDRESSES else None, is_bot=is_bot,
+    )
+    runner = Runner(experiment.program, experiment, participant)
+    runner.next_page(start=0)
+    _update_progress(participant, experiment)
+    _persist(participant, runner, timezone.now())
+    return participant
+
+
+def _lock_participant(token: str) -> Participant:
+    participant = Participant.objects.select_for_update(of=("self",)).filter(token=token).first()
+    if participant is None:
+        raise ParticipantNotFound("unknown participant token")
+    return participant
+
+
+def _parse_uuid(value: Any) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        raise BadAnswer("page_uuid must be a UUID") from None
+
+
+@transaction.atomic
+def response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
+                    metadata: dict[str, Any] | None = None) -> SubmitResult:
+    """Accept one answer to the participant's current page and move them on.
+
+    Raises a SubmitError subclass (and changes nothing) for an unknown token, a stale or repeated
+    page_uuid, a malformed answer or one that validate() rejects.
+    """
+    page_uuid = _parse_uuid(page_uuid)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise BadAnswer("metadata must be an object")
+    experiment = get_experiment()
+    participant = _lock_participant(token)
+    if participant.page_uuid != page_uuid:
+        raise StalePage("this page was already submitted or is no longer current",
+                        participant=participant)
+    runner = Runner(experiment.program, experiment, participant)
+    page = runner.current_page()
+    if page.terminal:
+        raise StalePage("the experiment has ended for this participant", participant=participant)
+    try:
+        answer = page.format_answer(raw_answer)
+    except AnswerFormatError as exc:
+        raise BadAnswer(str(exc)) from None
+    message = page.validate(answer, participant=participant, experiment=experiment)
+    if message:
+        raise AnswerRejected(str(message), participant=participant)
+
+    now = timezone.now()
+    started = participant.page_started_at or now
+    try:
+        with transaction.atomic():
+            response = Response.objects.create(
+                participant=participant, page_uuid=page_uuid, page_label=page.label,
+                module_id=runner.current_module_id(), answer=answer, metadata=metadata or {},
+                time_taken=max(0.0, (now - started).total_seconds()),
+            )
+    except IntegrityError:
+        raise StalePage("this page was already submitted", participant=participant) from None
+    participant.answer = answer
+    participant.time_credit += float(page.time_estimate or 0)
+    next_page = runner.after_answer()
+    _update_progress(participant, experiment)
+    _persist(participant, runner, now)
+    return SubmitResult(participant=participant, page=next_page, response=response)
+
+
+@transaction.atomic
+def participant_fail(*, participant_id: int, reason: str, tags: list[str] | None = None) -> bool:
+    """Fail a participant from outside their own request (admin, beat): lock, fail, move them
+    to the failure page so their next request shows it. Idempotent."""
+    participant = Participant.objects.select_for_update(of=("self",)).get(pk=participant_id)
+    experiment = get_experiment()
+    if not participant_mark_failed(participant=participant, reason=reason, tags=tags, experiment=experiment):
+        return False
+    runner = Runner(experiment.program, experiment, participant)
+    runner.next_page(start=experiment.program.fail_position)
+    _persist(participant, runner, timezone.now())
+    return True
+
+
+@transaction.atomic
+def participant_set_status(*, participant_id: int, status: str) -> None:
+    if status not in Participant.Status.values:
+        raise ValueError(f"unknown status {status!r}")
+    Participant.objects.filter(pk=participant_id).update(status=status)
+
+
+def participants_mark_abandoned(*, idle_seconds: int) -> int:
+    """Working participants idle for `idle_seconds` who never finished become `abandoned`."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=idle_seconds)
+    return Participant.objects.filter(
+        status=Participant.Status.WORKING, complete=False, failed=False, last_active_at__lt=cutoff
+    ).update(status=Participant.Status.ABANDONED)

@@ -1,0 +1,58 @@
+"""What a page shows: text, images, audio, video. Each prompt is described as a JSON-able dict."""
+
+from typing import Any
+
+
+def _url(source: Any) -> str:
+    """A prompt's media may be a URL or any object with a `.url` (assets)."""
+    url = getattr(source, "url", source)
+    return str(url() if callable(url) else url)
+
+
+class Prompt:
+    kind = "text"
+
+    def __init__(self, text: str = "", *, text_align: str = "left", html: bool = False) -> None:
+        self.text = text
+        self.text_align = text_align
+        self.html = html
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "text": self.text, "text_align": self.text_align, "html": self.html}
+
+
+class ImagePrompt(Prompt):
+    kind = "image"
+
+    def __init__(self, url: Any, text: str = "", *, width: str = "", height: str = "",
+                 alt: str = "", **kwargs: Any) -> None:
+        super().__init__(text, **kwargs)
+        self.url, self.width, self.height, self.alt = url, width, height, alt
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "url": _url(self.url), "width": self.width,
+                "height": self.height, "alt": self.alt or self.text}
+
+
+class AudioPrompt(Prompt):
+    kind = "audio"
+
+    def __init__(self, url: Any, text: str = "", *, controls: bool = True, autoplay: bool = False,
+                 loop: bool = False, **kwargs: Any) -> None:
+        super().__init__(text, **kwargs)
+        self.url, self.controls, self.autoplay, self.loop = url, controls, autoplay, loop
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "url": _url(self.url), "controls": self.controls,
+                "autoplay": self.autoplay, "loop": self.loop}
+
+
+class VideoPrompt(AudioPrompt):
+    kind = "video"
+
+    def __init__(self, url: Any, text: str = "", *, width: str = "", **kwargs: Any) -> None:
+        super().__init__(url, text, **kwargs)
+        self.width = width
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "width": self.width}
