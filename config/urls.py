@@ -14,4 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", healthz, name="healthz"),
     path("", include("experiments.urls")),
+    path("", include("assets.urls")),
+    path("", include("sync.urls")),
+    path("", include("exports.urls")),
 ]

@@ -58,6 +58,9 @@ class Page:
             "time_estimate": self.time_estimate,
             "terminal": self.terminal,
             "auto_submit_after": self.auto_submit_after,
+            # Extra static scripts the page needs (custom controls register themselves in
+            # window.ChorusControls before page.js runs).
+            "scripts": [*getattr(self.prompt, "scripts", ()), *getattr(self.control, "scripts", ())],
         }
 
 

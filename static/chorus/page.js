@@ -14,7 +14,13 @@
 
   function byIndex(i) { return options[Number(i)].value; }
 
+  // Custom controls (recording, waiting, ...) register in window.ChorusControls[kind] an object
+  // with collect() -> answer, or -> {answer, files: {name: Blob}} to upload files with it
+  // (sent as multipart/form-data: a "payload" JSON field plus the files). May return a Promise.
+  const custom = (window.ChorusControls || {})[kind];
+
   function collect() {
+    if (custom && custom.collect) return custom.collect(form);
     const input = document.getElementById("answer");
     switch (kind) {
       case "text": return input.value;
@@ -31,18 +37,31 @@
     }
   }
 
-  async function submit(answer) {
+  function request(collected) {
+    let answer = collected, files = null;
+    if (collected && typeof collected === "object" && collected.files) {
+      answer = collected.answer; files = collected.files;
+    }
+    const payload = { page_uuid: pageUuid, answer: answer, metadata: { client_time: Date.now() } };
+    if (!files) {
+      return { headers: { "Content-Type": "application/json", "Accept": "application/json" },
+               body: JSON.stringify(payload) };
+    }
+    const data = new FormData();
+    data.append("payload", JSON.stringify(payload));
+    Object.keys(files).forEach(function (name) { data.append(name, files[name], name); });
+    return { headers: { "Accept": "application/json" }, body: data };
+  }
+
+  async function submit(pending) {
     if (busy) return;
     busy = true;
     form.setAttribute("aria-busy", "true");
     errorBox.textContent = "";
     try {
+      const req = request(await pending);
       const res = await fetch("/api/p/" + encodeURIComponent(token) + "/response", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "Accept": "application/json" },
-        body: JSON.stringify({ page_uuid: pageUuid, answer: answer,
-                               metadata: { client_time: Date.now() } }),
-        credentials: "omit",
+        method: "POST", headers: req.headers, body: req.body, credentials: "omit",
       });
       if (res.ok || res.status === 409) { window.location.reload(); return; }
       let message = "Something went wrong (" + res.status + "). Please try again.";
@@ -65,6 +84,7 @@
   if (kind === "slider" && slider && sliderValue) {
     slider.addEventListener("input", function () { sliderValue.textContent = slider.value; });
   }
+  if (custom && custom.init) custom.init(form, function (value) { submit(value); });
   if (form.dataset.autoSubmitAfter !== undefined) {
     setTimeout(function () { submit(null); }, Number(form.dataset.autoSubmitAfter) * 1000);
   }

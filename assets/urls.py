@@ -1,0 +1,3 @@
+"""URLs of this app (included from config/urls.py)."""
+
+urlpatterns: list = []
