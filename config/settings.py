@@ -165,3 +165,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
+
+# --- Trials: the backstop that re-enqueues nodes whose async_on_deploy never ran ---
+CELERY_BEAT_SCHEDULE["trials-nodes-async-deploy-sweep"] = {
+    "task": "experiments.trials.tasks.nodes_async_deploy_sweep",
+    "schedule": env_float("NODES_ASYNC_DEPLOY_SWEEP_INTERVAL", 60.0),
+    "options": {"expires": env_float("NODES_ASYNC_DEPLOY_SWEEP_INTERVAL", 60.0)},
+}

@@ -1,0 +1,125 @@
+"""Reads for trial makers: allocation candidates, a participant's trials, progress.
+
+Allocation queries are one statement each, served by the `node_alloc`, `network_alloc` and
+`trial_participant` indexes; their cost does not grow with the number of trials in the table.
+"""
+
+from typing import Any
+
+from django.db.models import Case, Count, Exists, IntegerField, Min, OuterRef, Q, Value, When
+
+from ..models import ModuleState
+from .models import Network, Node, Trial
+
+
+def trial_for_page(*, trial_id: int) -> Trial | None:
+    """A trial with its node and network (one query): what show_trial usually needs."""
+    return Trial.objects.select_related("node", "network").filter(pk=trial_id).first()
+
+
+def participant_trials(*, trial_maker_id: str, participant_id: int, finalized: bool = True,
+                       include_failed: bool = False) -> list[Trial]:
+    queryset = Trial.objects.filter(trial_maker_id=trial_maker_id, participant_id=participant_id)
+    if finalized:
+        queryset = queryset.filter(finalized=True)
+    if not include_failed:
+        queryset = queryset.filter(failed=False)
+    return list(queryset.order_by("number"))
+
+
+def _block_order(blocks: list[str]):
+    if len(blocks) == 1:
+        return Value(0, output_field=IntegerField())
+    return Case(*[When(block=block, then=Value(i)) for i, block in enumerate(blocks)],
+                default=Value(len(blocks)), output_field=IntegerField())
+
+
+def static_node_candidate(*, trial_maker_id: str, participant_id: int, blocks: list[str],
+                          allow_repeated_nodes: bool) -> Node | None:
+    """The node to give next: earliest remaining block, then fewest trials, ties at random.
+
+    Only meaningful under the trial maker's lock (services.trial_maker_lock), which makes the
+    `n_trials` it reads exact.
+    """
+    queryset = Node.objects.filter(trial_maker_id=trial_maker_id, block__in=blocks, failed=False, ready=True)
+    if not allow_repeated_nodes:
+        queryset = queryset.filter(~Exists(Trial.objects.filter(participant_id=participant_id, node=OuterRef("pk"))))
+    return queryset.alias(block_rank=_block_order(blocks)).order_by("block_rank", "n_trials", "?").first()
+
+
+def static_nodes_pending(*, trial_maker_id: str, participant_id: int, blocks: list[str]) -> bool:
+    """Whether nodes the participant could get are still deploying (so: wait, don't end)."""
+    return Node.objects.filter(trial_maker_id=trial_maker_id, block__in=blocks, failed=False, ready=False).filter(
+        ~Exists(Trial.objects.filter(participant_id=participant_id, node=OuterRef("pk")))
+    ).exists()
+
+
+def _chain_networks(maker, participant_id: int):
+    queryset = Network.objects.filter(trial_maker_id=maker.id, failed=False, full=False)
+    if maker.chain_type == "within":
+        return queryset.filter(participant_id=participant_id)
+    queryset = queryset.filter(participant__isnull=True)
+    if not maker.allow_revisiting_networks:
+        queryset = queryset.filter(~Exists(Trial.objects.filter(participant_id=participant_id, network=OuterRef("pk"))))
+    return queryset
+
+
+def chain_network_candidate(*, maker, participant_id: int) -> Network | None:
+    """The chain to give a trial on next (its head has room), with its head node."""
+    queryset = _chain_networks(maker, participant_id).filter(
+        head__isnull=False, head__ready=True, head__failed=False, head__n_trials__lt=maker.trials_per_node,
+    )
+    if maker.chain_type == "within":
+        order = ("n_nodes", "position")
+    elif maker.balance_across_chains:
+        order = ("n_nodes", "?")
+    else:
+        order = ("?",)
+    return queryset.select_related("head").order_by(*order).first()
+
+
+def chain_networks_busy(*, maker, participant_id: int) -> bool:
+    """Whether chains the participant could join are only busy (heads full of in-progress
+    trials, or still deploying): worth waiting for."""
+    return _chain_networks(maker, participant_id).exists()
+
+
+def repeat_trial_source(*, trial_maker_id: str, participant_id: int) -> Trial | None:
+    """A random finalized main trial of the participant that has not been repeated yet."""
+    return (
+        Trial.objects.filter(trial_maker_id=trial_maker_id, participant_id=participant_id, finalized=True,
+                             failed=False, is_repeat_trial=False)
+        .filter(~Exists(Trial.objects.filter(repeat_of=OuterRef("pk"))))
+        .select_related("node", "network").order_by("?").first()
+    )
+
+
+def network_chain(*, network_id: int, include_failed: bool = True) -> list[Node]:
+    """A chain's nodes in order (degree, then creation)."""
+    queryset = Node.objects.filter(network_id=network_id)
+    if not include_failed:
+        queryset = queryset.filter(failed=False)
+    return list(queryset.order_by("degree", "id"))
+
+
+def trial_maker_progress(*, maker) -> dict[str, Any]:
+    """Counts for one trial maker, and whether its recruitment target is met."""
+    trials = Trial.objects.filter(trial_maker_id=maker.id).aggregate(
+        total=Count("id"),
+        finalized=Count("id", filter=Q(finalized=True, failed=False)),
+        failed=Count("id", filter=Q(failed=True)),
+    )
+    nodes = Node.objects.filter(trial_maker_id=maker.id, failed=False).aggregate(
+        n=Count("id"), min_trials=Min("n_trials"),
+    )
+    finished = ModuleState.objects.filter(module_id=maker.id, finished_at__isnull=False,
+                                          participant__failed=False).count()
+    progress: dict[str, Any] = {
+        "trial_maker": maker.id,
+        "n_trials": trials["total"], "n_finalized_trials": trials["finalized"], "n_failed_trials": trials["failed"],
+        "n_nodes": nodes["n"], "min_trials_per_node": nodes["min_trials"],
+        "n_participants_finished": finished,
+        "recruit_mode": maker.recruit_mode,
+    }
+    progress.update(maker.recruitment_target_met(progress))
+    return progress
