@@ -58,7 +58,7 @@ def test_node_page_lists_its_trials(staff_client, chain_data):
 
 def test_network_page_shows_its_chain_in_order(staff_client, chain_data):
     page = staff_client.get(f"/admin/experiments/network/{chain_data.pk}/change/").content.decode()
-    page = page[page.index("chain (in order)"):]
+    page = page[page.index("Chain (in order)"):]
     nodes = list(chain_data.nodes.order_by("degree"))
     positions = [page.index(f"/admin/experiments/node/{n.pk}/change/") for n in nodes]
     assert len(nodes) == 4 and positions == sorted(positions)
