@@ -6,12 +6,19 @@ beyond the columns goes in `vars`. Methods here are the hooks researchers overri
 go through `experiments.trials.services`.
 """
 
+import random
 from typing import Any, ClassVar
 
 from django.db import models
 from django.db.models import Q
 
 from .typed import TypedModel
+
+
+def random_shuffle() -> int:
+    """A node's place in a random order: allocation breaks ties between equally used nodes at a
+    random point of this order, which an index can serve (no sort of every node)."""
+    return random.randrange(2**31)
 
 
 def describe_asset(asset: Any) -> dict[str, Any]:
@@ -97,6 +104,7 @@ class Node(AssetHolder):
     seed = models.JSONField(null=True, blank=True, help_text="what the parent's trials produced (chains)")
     definition = models.JSONField(default=dict, blank=True)
     n_trials = models.IntegerField(default=0, help_text="non-failed, non-repeat trials")
+    shuffle = models.IntegerField(default=random_shuffle, editable=False, help_text="random tie-break order")
     ready = models.BooleanField(default=True, help_text="False while async_on_deploy has not run")
     async_attempts = models.IntegerField(default=0)
     async_error = models.TextField(blank=True)
@@ -109,7 +117,8 @@ class Node(AssetHolder):
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(fields=["trial_maker_id", "block", "n_trials"], name="node_alloc"),
+            models.Index(fields=["trial_maker_id", "block", "n_trials", "shuffle"], name="node_alloc",
+                         condition=Q(failed=False, ready=True)),
             models.Index(fields=["ready", "created_at"], name="node_not_ready", condition=Q(ready=False)),
         ]
         constraints = [

@@ -6,7 +6,8 @@ Allocation queries are one statement each, served by the `node_alloc`, `network_
 
 from typing import Any
 
-from django.db.models import Case, Count, Exists, IntegerField, Min, OuterRef, Q, Value, When
+from django.db.models import Count, Exists, Min, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from ..models import ModuleState
 from .models import Network, Node, Trial
@@ -27,24 +28,23 @@ def participant_trials(*, trial_maker_id: str, participant_id: int, finalized: b
     return list(queryset.order_by("number"))
 
 
-def _block_order(blocks: list[str]):
-    if len(blocks) == 1:
-        return Value(0, output_field=IntegerField())
-    return Case(*[When(block=block, then=Value(i)) for i, block in enumerate(blocks)],
-                default=Value(len(blocks)), output_field=IntegerField())
+def static_node_candidate(*, trial_maker_id: str, participant_id: int, block: str, allow_repeated_nodes: bool,
+                          pivot: int) -> Node | None:
+    """The node to give next in `block`: one of the least used eligible nodes, the first at or
+    after `pivot` (random) in the nodes' random `shuffle` order, wrapping around.
 
-
-def static_node_candidate(*, trial_maker_id: str, participant_id: int, blocks: list[str],
-                          allow_repeated_nodes: bool) -> Node | None:
-    """The node to give next: earliest remaining block, then fewest trials, ties at random.
-
-    Only meaningful under the trial maker's lock (services.trial_maker_lock), which makes the
-    `n_trials` it reads exact.
+    One statement; both inner lookups walk the `node_alloc` index and stop at the first eligible
+    row, so the cost does not grow with the number of nodes or trials. The caller counts the
+    trial with a conditional update on the `n_trials` read here (services.static_trial_allocate),
+    which makes the choice race-free.
     """
-    queryset = Node.objects.filter(trial_maker_id=trial_maker_id, block__in=blocks, failed=False, ready=True)
+    eligible = Node.objects.filter(trial_maker_id=trial_maker_id, block=block, failed=False, ready=True)
     if not allow_repeated_nodes:
-        queryset = queryset.filter(~Exists(Trial.objects.filter(participant_id=participant_id, node=OuterRef("pk"))))
-    return queryset.alias(block_rank=_block_order(blocks)).order_by("block_rank", "n_trials", "?").first()
+        eligible = eligible.filter(~Exists(Trial.objects.filter(participant_id=participant_id, node=OuterRef("pk"))))
+    lowest = eligible.order_by("n_trials", "shuffle")
+    level = Subquery(lowest.values("n_trials")[:1])
+    after_pivot = eligible.filter(n_trials=level, shuffle__gte=pivot).order_by("shuffle").values("pk")[:1]
+    return Node.objects.filter(pk=Coalesce(Subquery(after_pivot), Subquery(lowest.values("pk")[:1]))).first()
 
 
 def static_nodes_pending(*, trial_maker_id: str, participant_id: int, blocks: list[str]) -> bool:

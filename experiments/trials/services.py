@@ -1,16 +1,24 @@
 """Every write to trials, nodes and networks.
 
-Concurrency: allocation, chain growth and failure handling of one trial maker run under that
-maker's transaction-scoped advisory lock (`trial_maker_lock`), taken after the participant row
-lock of the submit. Under it, `n_trials` counters and chain heads are read fresh and changed, and
-the lock is released at commit, so the next allocation sees the committed counts: allocation is
-exactly balanced and chains grow exactly once. The lock order is always participant → trial
-maker → rows, so these paths cannot deadlock each other. On SQLite (embedded mode) transactions
-are IMMEDIATE, which serialises writers already, and the advisory lock is skipped.
+Concurrency.
+- Static allocation is optimistic: read a least-used eligible node (ties at random), then
+  count the trial on it with a conditional `UPDATE ... SET n_trials = n_trials + 1 WHERE
+  n_trials = <the count read>`. If another transaction counted a trial on that node in between
+  (committed, or in flight: the UPDATE waits for it), the update matches no row, is rolled back
+  to a savepoint (releasing the row lock it took) and the allocator reads again. A node is thus only ever incremented from the minimum committed count,
+  so counts never differ by more than one, while participants on different nodes proceed in
+  parallel. Allocators that keep losing (few nodes, many participants) queue on the maker lock.
+- Chains (allocation on heads, growth, pruning) and failure handling run under the maker's
+  transaction-scoped advisory lock (`trial_maker_lock`), plus a row lock on the network when a
+  chain grows; heads and counts are read fresh under them, so a chain grows exactly once.
+- Lock order is always participant row → trial maker → network/node rows, so these paths cannot
+  deadlock each other. On SQLite (embedded mode) transactions are IMMEDIATE, which serialises
+  writers already, and the advisory lock is skipped.
 """
 
 import copy
 import logging
+import random
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -31,6 +39,9 @@ LOCK_NAMESPACE = 0x43485452
 #: A node's async_on_deploy is tried this many times before the node is failed.
 MAX_ASYNC_ATTEMPTS = 5
 REMOVED_AT_DEPLOY = "no longer in the experiment (removed at deploy)"
+#: Optimistic allocation: after this many lost races, queue on the maker lock; give up after the max.
+LOCK_AFTER_ATTEMPTS = 5
+MAX_ALLOCATION_ATTEMPTS = 1000
 
 
 def trial_maker_lock(*, trial_maker_id: str) -> None:
@@ -56,8 +67,10 @@ def _copy_definition(definition: Any) -> dict[str, Any]:
 # --- trials -------------------------------------------------------------------------------------
 
 def trial_create(*, maker, participant, experiment, node: Node, number: int, network: Network | None = None,
-                 repeat_of: Trial | None = None) -> Trial:
-    """Create a trial on `node` (caller holds the maker lock) and count it on the node."""
+                 repeat_of: Trial | None = None, counted: bool = False) -> Trial:
+    """Create a trial on `node` and count it on the node (unless the caller has: `counted`).
+
+    The caller makes the count race-free (a conditional update, or the maker lock)."""
     trial_class = type(repeat_of) if repeat_of is not None else maker.trial_class
     trial = trial_class(
         trial_maker_id=maker.id, node=node, network=network, participant=participant, number=number,
@@ -72,23 +85,46 @@ def trial_create(*, maker, participant, experiment, node: Node, number: int, net
             raise ExperimentError(f"{trial_class.__name__}.finalize_definition must return the definition (a dict)")
         trial.definition = definition
     trial.save(force_insert=True)
-    if repeat_of is None:
+    if repeat_of is None and not counted:
         Node.objects.filter(pk=node.pk).update(n_trials=F("n_trials") + 1)
         node.n_trials += 1
     return trial
 
 
 def static_trial_allocate(*, maker, participant, experiment, blocks: list[str], number: int) -> Trial | None:
-    """Give the participant the least-used eligible node of the earliest remaining block."""
+    """Give the participant a least-used eligible node of the earliest remaining block
+    (optimistically: see the module docstring)."""
     with _atomic():
-        trial_maker_lock(trial_maker_id=maker.id)
-        node = selectors.static_node_candidate(
-            trial_maker_id=maker.id, participant_id=participant.pk, blocks=blocks,
-            allow_repeated_nodes=maker.allow_repeated_nodes,
-        )
-        if node is None:
-            return None
-        return trial_create(maker=maker, participant=participant, experiment=experiment, node=node, number=number)
+        for block in blocks:
+            for attempt in range(MAX_ALLOCATION_ATTEMPTS):
+                if attempt == LOCK_AFTER_ATTEMPTS:
+                    trial_maker_lock(trial_maker_id=maker.id)
+                node = selectors.static_node_candidate(
+                    trial_maker_id=maker.id, participant_id=participant.pk, block=block,
+                    allow_repeated_nodes=maker.allow_repeated_nodes, pivot=random.randrange(2**31),
+                )
+                if node is None:
+                    break  # this block has nothing left for the participant: try the next one
+                if _node_count_if_unchanged(node):
+                    node.n_trials += 1
+                    return trial_create(maker=maker, participant=participant, experiment=experiment, node=node,
+                                        number=number, counted=True)
+            else:
+                raise RuntimeError(f"could not allocate a trial in '{maker.id}' after {MAX_ALLOCATION_ATTEMPTS} "
+                                   "attempts")
+        return None
+
+
+def _node_count_if_unchanged(node: Node) -> bool:
+    """Add one to the node's count if it is still the count read; False if another allocation
+    got there first. A lost race is rolled back to a savepoint: PostgreSQL keeps the row lock an
+    UPDATE took while waiting even when the row then no longer matches, and allocators holding
+    such stale locks while waiting for each other would deadlock."""
+    with transaction.atomic():
+        updated = Node.objects.filter(pk=node.pk, n_trials=node.n_trials).update(n_trials=F("n_trials") + 1)
+        if not updated:
+            transaction.set_rollback(True)
+    return bool(updated)
 
 
 def chain_trial_allocate(*, maker, participant, experiment, number: int) -> Trial | None:
@@ -231,6 +267,9 @@ def static_nodes_deploy(*, maker, progress: Callable[[str, int], Any] | None = N
                 bar.update(len(batch))
         if bar is not None:
             bar.close()
+        if missing and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # fresh statistics: allocation plans as an anti-join
+                cursor.execute("ANALYZE experiments_node")
         current = set(keys)
         removed = Node.objects.filter(trial_maker_id=maker.id, failed=False).exclude(key="").exclude(
             key__in=current).update(failed=True, failed_reason=REMOVED_AT_DEPLOY, failed_at=timezone.now())

@@ -5,7 +5,7 @@ import time
 from collections import Counter
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from experiments import services
 from experiments.trials.models import Network, Node, Trial
@@ -16,6 +16,19 @@ from .helpers import current
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def connect(attempts: int = 50) -> None:
+    """Open this thread's connection; the server is shared with other test runs, so a full
+    connection table is waited out rather than failing the test."""
+    for attempt in range(attempts):
+        try:
+            connection.ensure_connection()
+            return
+        except OperationalError as exc:
+            if "too many clients" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.2)
+
+
 def run_concurrently(n: int, *, pause_on_wait: float = 0.005) -> list[int]:
     """Start n participants at the same moment and run each to the end; return their ids."""
     barrier = threading.Barrier(n)
@@ -24,6 +37,7 @@ def run_concurrently(n: int, *, pause_on_wait: float = 0.005) -> list[int]:
 
     def participant_thread(index: int) -> None:
         try:
+            connect()
             barrier.wait(timeout=60)
             participant = services.participant_create(worker_id=f"w{index}", is_bot=True)
             for _ in range(1000):

@@ -14,7 +14,7 @@ from .helpers import page_label, submit
 pytestmark = pytest.mark.django_db
 
 #: Queries of a submit that stores a trial's answer and allocates the next trial.
-MAX_QUERIES = 15
+MAX_QUERIES = 16
 
 
 def submit_counting(participant):
