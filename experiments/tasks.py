@@ -13,4 +13,4 @@ def participants_mark_abandoned() -> int:
 
 
 # --- Trials (experiments/trials/tasks.py): imported so the worker registers them ---
-from .trials.tasks import node_async_on_deploy, nodes_async_deploy_sweep  # noqa: E402,F401
+from .trials.tasks import node_async_on_deploy, nodes_async_deploy_sweep, trials_release_abandoned  # noqa: E402,F401,E501

@@ -185,6 +185,29 @@ def participant_trials_fail(*, maker, participant, reason: str, include_finalize
         return len(trials)
 
 
+def trials_release_abandoned(*, limit: int = 500) -> int:
+    """Beat: unfinished trials of abandoned participants fail, giving their places back (a chain
+    head held by someone who left would otherwise wait for ever). Returns trials released."""
+    from ..loading import get_experiment
+    from ..models import Participant
+
+    abandoned = Participant.Status.ABANDONED
+    experiment = get_experiment()
+    pairs = list(Trial.objects.filter(finalized=False, failed=False, participant__status=abandoned)
+                 .values_list("participant_id", "trial_maker_id").distinct()[:limit])
+    released = 0
+    for participant_id, trial_maker_id in pairs:
+        maker = experiment.program.modules.get(trial_maker_id)
+        if not hasattr(maker, "trial_class"):
+            continue  # a trial maker no longer in the experiment
+        with transaction.atomic():  # lock order: participant row, then the maker (as a submit does)
+            participant = Participant.objects.select_for_update(of=("self",)).get(pk=participant_id)
+            if participant.status == abandoned:
+                released += participant_trials_fail(maker=maker, participant=participant,
+                                                    reason="participant abandoned the experiment")
+    return released
+
+
 def _nodes_decrement(counts: Counter) -> None:
     by_amount: dict[int, list[int]] = defaultdict(list)
     for node_id, amount in counts.items():

@@ -20,3 +20,9 @@ def node_async_on_deploy(self, node_id: int) -> bool:
 def nodes_async_deploy_sweep() -> int:
     """Beat backstop: re-enqueue nodes whose async_on_deploy was never run (lost publish)."""
     return services.nodes_async_deploy_sweep()
+
+
+@shared_task(ignore_result=True)
+def trials_release_abandoned() -> int:
+    """Beat: fail unfinished trials of abandoned participants so their nodes take new trials."""
+    return services.trials_release_abandoned()

@@ -208,3 +208,18 @@ def test_bad_chain_knobs_are_reported_at_load(make_experiment, knobs, message):
         source = source.replace("node_class=CN, ", "")
     with pytest.raises(ExperimentError, match=message):
         make_experiment(source, deploy=False)
+
+
+def test_trials_of_abandoned_participants_are_released(make_experiment):
+    from experiments.trials import services as trial_services
+
+    make_experiment(sources.chain(chain_type="across", chains_per_experiment=1, expected_trials_per_participant=1,
+                                  max_nodes_per_chain=10))
+    holder = submit(services.participant_create())
+    assert page_label(submit(services.participant_create())) == "end_successful"  # the head is taken
+    assert trial_services.trials_release_abandoned() == 0  # still working: nothing to release
+    assert services.participants_mark_abandoned(idle_seconds=-1) >= 1
+    assert trial_services.trials_release_abandoned() == 1
+    assert holder.trials.get().failed and networks()[0].head.n_trials == 0
+    bot = run_bot()
+    assert bot.trials.get().node.degree == 0 and chain_values(networks()[0]) == [0, 1]
