@@ -40,9 +40,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class TrialAdmin(ReadOnlyAdmin):
     list_display = ("id", "trial_maker_id", "type", "participant", "node_link", "number", "block",
                     "finalized", "failed", "score", "is_repeat_trial", "created_at")
-    list_filter = ("trial_maker_id", "finalized", "failed", "is_repeat_trial", "type", "block")
+    # Filters whose choices come from indexed columns: the trials table is the big one.
+    list_filter = ("trial_maker_id", "finalized", "failed", "is_repeat_trial", "type")
     search_fields = ("=id", "=participant__id", "participant__worker_id", "=node__id")
-    date_hierarchy = "created_at"
     list_select_related = ("participant",)
     show_full_result_count = False
 

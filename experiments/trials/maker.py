@@ -291,7 +291,9 @@ class TrialMaker(Module):
     def on_participant_failed(self, *, participant, experiment) -> None:
         services.participant_trials_fail(maker=self, participant=participant, reason="participant failed",
                                          include_finalized=self.propagate_failure)
-        self.state(participant).update(trial=None, mode=None)
+        state = participant.timeline_state.get("trial_makers", {}).get(self.id)
+        if state is not None:
+            state.update(trial=None, mode=None)
 
     # --- recruitment ----------------------------------------------------------------------------
 

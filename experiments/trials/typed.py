@@ -85,6 +85,11 @@ class TypedModelBase(ModelBase):
             for base in bases
         )
         if concrete_parent:
+            fields = [key for key, value in attrs.items() if isinstance(value, models.Field)]
+            if fields:
+                raise ExperimentError(
+                    f"{name} adds database fields ({', '.join(fields)}); subclasses of trials, nodes and "
+                    "networks share one table, so keep extra data in `vars` (e.g. self.var.x = ...)")
             meta = attrs.get("Meta")
             meta_attrs: dict[str, Any] = {"proxy": True}
             if getattr(meta, "app_label", None) is None:

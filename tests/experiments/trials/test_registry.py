@@ -9,6 +9,7 @@ from django.apps import apps
 from django.core.management import call_command
 
 from experiments.models import Participant
+from experiments.timeline.elements import ExperimentError
 from experiments.trials.chain import ChainNetwork, ChainTrial
 from experiments.trials.models import Network, Node, Trial
 from experiments.trials.static import StaticNode, StaticTrial
@@ -116,3 +117,14 @@ def test_same_class_name_in_two_experiments_resolves_to_the_served_one(make_expe
     settings.EXPERIMENT = first_folder
     assert Trial.objects.get(participant=bot).marker == "first"
     assert first is not second
+
+
+def test_a_subclass_cannot_add_database_fields(make_experiment):
+    extra = """
+from django.db import models
+
+class Rated(StaticTrial):
+    rating = models.IntegerField(default=0)
+"""
+    with pytest.raises(ExperimentError, match="vars"):
+        make_experiment(sources.static(extra=extra), deploy=False)
