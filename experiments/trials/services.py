@@ -5,9 +5,11 @@ Concurrency.
   count the trial on it with a conditional `UPDATE ... SET n_trials = n_trials + 1 WHERE
   n_trials = <the count read>`. If another transaction counted a trial on that node in between
   (committed, or in flight: the UPDATE waits for it), the update matches no row, is rolled back
-  to a savepoint (releasing the row lock it took) and the allocator reads again. A node is thus only ever incremented from the minimum committed count,
-  so counts never differ by more than one, while participants on different nodes proceed in
-  parallel. Allocators that keep losing (few nodes, many participants) queue on the maker lock.
+  to a savepoint (releasing the row lock it took) and the allocator reads again. A node is thus
+  only ever incremented from the minimum committed count, so counts never differ by more than
+  one, while participants on different nodes proceed in parallel. Allocators that keep losing
+  (few nodes, many participants) also queue on the maker lock. An allocator holds at most one
+  node lock (its win) and never waits after winning, so allocators cannot deadlock.
 - Chains (allocation on heads, growth, pruning) and failure handling run under the maker's
   transaction-scoped advisory lock (`trial_maker_lock`), plus a row lock on the network when a
   chain grows; heads and counts are read fresh under them, so a chain grows exactly once.
