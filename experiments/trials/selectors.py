@@ -6,8 +6,7 @@ Allocation queries are one statement each, served by the `node_alloc`, `network_
 
 from typing import Any
 
-from django.db.models import Count, Exists, Min, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, Min, OuterRef, Q
 
 from ..models import ModuleState
 from .models import Network, Node, Trial
@@ -28,23 +27,42 @@ def participant_trials(*, trial_maker_id: str, participant_id: int, finalized: b
     return list(queryset.order_by("number"))
 
 
+_CANDIDATE_SQL = """
+WITH lowest AS (
+    SELECT m.id, m.n_trials FROM {node} m
+    WHERE m.trial_maker_id = %s AND m.block = %s AND NOT m.failed AND m.ready {exclude_m}
+    ORDER BY m.n_trials, m.shuffle LIMIT 1
+)
+SELECT * FROM {node} WHERE id = COALESCE(
+    (SELECT n.id FROM {node} n
+     WHERE n.trial_maker_id = %s AND n.block = %s AND NOT n.failed AND n.ready
+       AND n.n_trials = (SELECT n_trials FROM lowest) AND n.shuffle >= %s {exclude_n}
+     ORDER BY n.shuffle LIMIT 1),
+    (SELECT id FROM lowest))
+"""
+_EXCLUDE_USED = "AND NOT EXISTS (SELECT 1 FROM {trial} t WHERE t.participant_id = %s AND t.node_id = {alias}.id)"
+
+
 def static_node_candidate(*, trial_maker_id: str, participant_id: int, block: str, allow_repeated_nodes: bool,
                           pivot: int) -> Node | None:
     """The node to give next in `block`: one of the least used eligible nodes, the first at or
     after `pivot` (random) in the nodes' random `shuffle` order, wrapping around.
 
-    One statement; both inner lookups walk the `node_alloc` index and stop at the first eligible
-    row, so the cost does not grow with the number of nodes or trials. The caller counts the
-    trial with a conditional update on the `n_trials` read here (services.static_trial_allocate),
-    which makes the choice race-free.
+    One statement (hand-written: it is the hot path, and the ORM took longer to compile it than
+    PostgreSQL to run it); both lookups walk the `node_alloc` index and stop at the first
+    eligible row, so the cost does not grow with the number of nodes or trials. The caller
+    counts the trial with a conditional update on the `n_trials` read here
+    (services.static_trial_allocate), which makes the choice race-free.
     """
-    eligible = Node.objects.filter(trial_maker_id=trial_maker_id, block=block, failed=False, ready=True)
+    node_table, trial_table = Node._meta.db_table, Trial._meta.db_table
+    exclude_m = exclude_n = ""
     if not allow_repeated_nodes:
-        eligible = eligible.filter(~Exists(Trial.objects.filter(participant_id=participant_id, node=OuterRef("pk"))))
-    lowest = eligible.order_by("n_trials", "shuffle")
-    level = Subquery(lowest.values("n_trials")[:1])
-    after_pivot = eligible.filter(n_trials=level, shuffle__gte=pivot).order_by("shuffle").values("pk")[:1]
-    return Node.objects.filter(pk=Coalesce(Subquery(after_pivot), Subquery(lowest.values("pk")[:1]))).first()
+        exclude_m = _EXCLUDE_USED.format(trial=trial_table, alias="m")
+        exclude_n = _EXCLUDE_USED.format(trial=trial_table, alias="n")
+    sql = _CANDIDATE_SQL.format(node=node_table, exclude_m=exclude_m, exclude_n=exclude_n)
+    used = [participant_id] if not allow_repeated_nodes else []
+    params = [trial_maker_id, block, *used, trial_maker_id, block, pivot, *used]
+    return next(iter(Node.objects.raw(sql, params)), None)
 
 
 def static_nodes_pending(*, trial_maker_id: str, participant_id: int, blocks: list[str]) -> bool:
