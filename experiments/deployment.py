@@ -20,3 +20,18 @@ def deployment_create(*, experiment: Experiment, progress: ProgressFactory | Non
         return Deployment.objects.create(
             label=experiment.label, experiment_path=experiment.path, source_hash=experiment.source_hash
         )
+
+
+def deployment_current(*, experiment: Experiment) -> Deployment | None:
+    """The latest deployment of exactly this experiment source, if any."""
+    return Deployment.objects.filter(
+        experiment_path=experiment.path, source_hash=experiment.source_hash
+    ).first()
+
+
+def deployment_ensure(*, experiment: Experiment, progress: ProgressFactory | None = None) -> tuple[Deployment, bool]:
+    """Deploy the experiment unless this very source is already deployed; (deployment, created)."""
+    current = deployment_current(experiment=experiment)
+    if current is not None:
+        return current, False
+    return deployment_create(experiment=experiment, progress=progress), True

@@ -29,6 +29,8 @@ def start(request: HttpRequest) -> HttpResponse:
         entry_params={k: v for k, v in params.items() if k not in IDENTITY_PARAMS},
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
         ip_address=client_ip(request),
+        # HTTP bots (experiments.bots.HTTPBot) enter with recruiter=bot.
+        is_bot=params.get("recruiter") == "bot",
     )
     return redirect("participant-page", token=participant.token)
 

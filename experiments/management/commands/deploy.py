@@ -1,9 +1,9 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from experiments.deployment import deployment_create
 from experiments.loading import ExperimentLoadError, get_experiment
+from experiments.management.cli import progress_bar
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
 
         def progress(description: str, total: int):
-            return tqdm(total=total, desc=description, file=self.stderr, disable=total < 50)
+            return progress_bar(self.stderr, total=total, desc=description, disable=total < 50)
 
         deployment = deployment_create(experiment=experiment, progress=progress)
         self.stdout.write(self.style.SUCCESS(
