@@ -111,6 +111,17 @@ def test_bots_do_not_sit_out_wait_pages(use_experiment):
 
 
 @pytest.mark.django_db
+def test_bots_wait_the_experiments_test_bot_wait_on_wait_pages(use_experiment, monkeypatch):
+    use_experiment(FIXTURES / "bot_wait")
+    experiment = load_experiment(FIXTURES / "bot_wait")
+    monkeypatch.setattr(type(experiment), "test_bot_wait", 0.05)
+    bot = Bot().run()
+    assert bot.complete and bot.wait == 0.05
+    times = {r.page_label: r.time_taken for r in bot.responses}
+    assert times["long_wait"] >= 0.05  # it stayed on the wait page, though not for 600 s
+
+
+@pytest.mark.django_db
 def test_a_bot_whose_answer_is_rejected_fails_with_the_message(use_experiment):
     use_experiment(FIXTURES / "bot_rejected")
     bot = Bot().run()

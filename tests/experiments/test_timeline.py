@@ -166,3 +166,21 @@ def test_time_credit_and_progress_follow_time_estimates():
     participant, _ = take(participant, {"again": "more"})
     assert participant.time_credit == pytest.approx(ESTIMATED)
     assert participant.progress == 1.0
+
+
+@pytest.mark.parametrize(("path", "rounds"), [("short", "stop"), ("long", "more")])
+def test_fix_time_credit_credits_the_estimate_whatever_path_is_taken(use_experiment, path, rounds):
+    use_experiment(FIXTURES / "time_credit")
+    participant = submit(services.participant_create(), path)
+    # Inside the branch, credit accrues page by page as usual.
+    assert participant.time_credit == 1
+    participant, seen = take(participant, {"round": rounds})
+    assert seen.count("round") == (1 if rounds == "stop" else 3)
+    # 1 (first page) + 10 (the longer branch) + 3 × 2 (expected rounds), on either path.
+    assert participant.time_credit == 17
+    assert participant.complete and participant.progress == 1.0
+
+
+def test_without_fix_time_credit_the_short_path_earns_less():
+    participant, _ = take(services.participant_create(), {"colour": "red", "again": "stop"})
+    assert participant.time_credit == ESTIMATED - 2 * 2  # two expected rounds not taken
