@@ -12,8 +12,21 @@ from .models import Deployment
 ProgressFactory = Callable[[str, int], Any]
 
 
+class _NoProgress:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def no_progress(description: str, total: int) -> _NoProgress:
+    return _NoProgress()
+
+
 def deployment_create(*, experiment: Experiment, progress: ProgressFactory | None = None) -> Deployment:
     """Prepare every element (trial makers create their nodes), then record the deployment."""
+    progress = progress or no_progress
     with transaction.atomic():
         for element in experiment.program.elements:
             element.prepare(experiment, progress)

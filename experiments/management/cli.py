@@ -29,6 +29,15 @@ def progress_bar(stderr: OutputWrapper, *, total: int, desc: str, disable: bool 
     return tqdm(total=total, desc=desc, file=_Stream(stderr), disable=disable, **kwargs)
 
 
+def step_progress(stderr: OutputWrapper):
+    """A progress factory for `Elt.prepare` (deploy): bars only for steps of 50 items or more."""
+
+    def factory(description: str, total: int) -> tqdm:
+        return progress_bar(stderr, total=total, desc=description, disable=total < 50)
+
+    return factory
+
+
 def migrate_if_needed() -> bool:
     """Apply unapplied migrations (a fresh database); True if anything was migrated."""
     executor = MigrationExecutor(connection)

@@ -1,6 +1,7 @@
 """Bots: in process through the services, in parallel threads, over HTTP; the bots and
 test_experiment commands, including bad options."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -210,3 +211,25 @@ def test_bots_command_fails_when_bots_cannot_reach_the_server():
                      stdout=StringIO(), stderr=err)
     assert excinfo.value.returncode == 1
     assert "ConnectionError" in err.getvalue()
+
+
+@pytest.mark.django_db
+def test_bots_failed_by_the_experiment_are_counted_with_their_reason(use_experiment):
+    use_experiment(FIXTURES / "bot_screened")
+    out = run("bots", "--n", "2")
+    assert "2 bots: 0 completed, 2 failed (0 errors)" in out  # the command itself succeeded
+    assert "failed by the experiment (2): younger than 18" in out
+    assert all(p.failure_tags == ["age"] and p.failed for p in Participant.objects.all())
+
+
+@pytest.mark.django_db
+def test_bots_deploy_an_undeployed_experiment_first_preparing_its_elements(use_experiment):
+    use_experiment(FIXTURES / "semantics")
+    experiment = load_experiment(FIXTURES / "semantics")
+    prepared = importlib.import_module(type(experiment).__module__).PREPARED
+    before = len(prepared)
+    out = run("bots", "--n", "2")
+    assert "Deployed 'Semantics' first" in out and "2 completed" in out
+    assert len(prepared) == before + 1
+    run("bots", "--n", "1")  # already deployed: not again
+    assert len(prepared) == before + 1 and Deployment.objects.count() == 1

@@ -75,3 +75,16 @@ def test_source_hash_changes_with_the_source(tmp_path):
     before = source_hash(tmp_path)
     (tmp_path / "stimulus.txt").write_text("a")
     assert source_hash(tmp_path) != before
+
+
+@pytest.mark.django_db
+def test_deployment_service_without_a_progress_bar_still_prepares(use_experiment):
+    from experiments.deployment import deployment_create, deployment_ensure
+
+    experiment = load_experiment(FIXTURES / "semantics")
+    fixture = importlib.import_module(type(experiment).__module__)
+    before = len(fixture.PREPARED)
+    deployment = deployment_create(experiment=experiment)
+    assert len(fixture.PREPARED) == before + 1
+    assert deployment_ensure(experiment=experiment) == (deployment, False)
+    assert len(fixture.PREPARED) == before + 1

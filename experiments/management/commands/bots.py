@@ -1,5 +1,7 @@
 """`manage.py bots --n N [--parallel P] [--url URL]`: run bots through the experiment."""
 
+from collections import Counter
+
 from django.core.management.base import BaseCommand, CommandError
 
 from experiments.bots import DEFAULT_MAX_PAGES, run_bots
@@ -11,6 +13,7 @@ from experiments.management.cli import (
     non_negative_float,
     positive_int,
     progress_bar,
+    step_progress,
 )
 
 
@@ -38,7 +41,7 @@ class Command(BaseCommand):
             except ExperimentLoadError as exc:
                 raise CommandError(str(exc)) from exc
             migrate_if_needed()
-            deployment, created = deployment_ensure(experiment=experiment)
+            deployment, created = deployment_ensure(experiment=experiment, progress=step_progress(self.stderr))
             if created:
                 self.stdout.write(f"Deployed '{deployment.label}' first (deployment {deployment.id})")
         bar = progress_bar(self.stderr, total=n, desc="bots", unit="bot",
@@ -55,6 +58,9 @@ class Command(BaseCommand):
             f"({summary.errors} errors) in {summary.seconds:.2f} s, {summary.pages} pages, "
             f"{summary.pages_per_second:.1f} pages/s"
         )
+        reasons = Counter(bot.failed_reason for bot in bots if bot.failed and bot.error is None)
+        for reason, count in reasons.most_common(5):
+            self.stdout.write(f"  failed by the experiment ({count}): {reason}")
         errored = [bot for bot in bots if bot.error is not None]
         for bot in errored[:5]:
             self.stderr.write(f"  {bot.worker_id}: {bot.failed_reason}")

@@ -5,7 +5,12 @@ from django.core.management.base import BaseCommand, CommandError
 from experiments.bots import DEFAULT_MAX_PAGES, run_bots
 from experiments.deployment import deployment_ensure
 from experiments.loading import ExperimentLoadError, get_experiment
-from experiments.management.cli import migrate_if_needed, positive_int, progress_bar
+from experiments.management.cli import (
+    migrate_if_needed,
+    positive_int,
+    progress_bar,
+    step_progress,
+)
 
 
 class Command(BaseCommand):
@@ -26,7 +31,7 @@ class Command(BaseCommand):
         except ExperimentLoadError as exc:
             raise CommandError(str(exc)) from exc
         migrate_if_needed()
-        deployment, created = deployment_ensure(experiment=experiment)
+        deployment, created = deployment_ensure(experiment=experiment, progress=step_progress(self.stderr))
         if created:
             self.stdout.write(f"Deployed '{deployment.label}' (deployment {deployment.id})")
         n = options["n"] or int(experiment.test_n_bots)
