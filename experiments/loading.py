@@ -63,7 +63,16 @@ def load_experiment(path: str | Path) -> Experiment:
         try:
             experiment_module = importlib.import_module(f"{package}.experiment")
         except ExperimentError as exc:
+            sys.modules.pop(package, None)
             raise ExperimentLoadError(f"{folder / 'experiment.py'}: {exc}") from exc
+        except SyntaxError as exc:
+            sys.modules.pop(package, None)
+            raise ExperimentLoadError(
+                f"{exc.filename}, line {exc.lineno}: syntax error: {exc.msg}"
+            ) from exc
+        except ImportError as exc:
+            sys.modules.pop(package, None)
+            raise ExperimentLoadError(f"{folder / 'experiment.py'}: cannot import: {exc}") from exc
         classes = [
             obj for obj in vars(experiment_module).values()
             if isinstance(obj, type) and issubclass(obj, Experiment) and obj is not Experiment

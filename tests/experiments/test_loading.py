@@ -22,6 +22,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
         ("two_subclasses", "defines several Experiment subclasses (First, Second); keep one"),
         ("no_label", "Unnamed has no `label`"),
         ("no_time_estimate", "page 'feelings' has no time_estimate"),
+        ("syntax_error", "syntax_error/experiment.py, line 3: syntax error"),
+        ("import_error", "cannot import: No module named 'chorus_no_such_module'"),
     ],
 )
 def test_loader_says_what_is_wrong(folder, message):
