@@ -119,23 +119,34 @@
     form.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
   }
 
-  function showError(message) {
+  // `answerRefused`: the server (or collect()) turned the answer down, so the control is marked
+  // invalid and focused for correction; otherwise (network, server trouble) only the message shows.
+  function showError(message, answerRefused) {
     errorBox.textContent = message;
     form.classList.add("has-error");
+    if (answerRefused === false) return;
     const input = answerInput();
     if (input) {
       input.setAttribute("aria-invalid", "true");
       if (kind === "text" || kind === "number") input.focus();
     } else {
       const group = form.querySelector("fieldset.options");
-      if (group) group.setAttribute("aria-invalid", "true");
+      if (group) {
+        group.setAttribute("aria-invalid", "true");
+        // Keyboard users land back in the options, ready to choose.
+        const option = group.querySelector("input:checked") || group.querySelector("input");
+        if (option) option.focus();
+      }
     }
   }
 
   function messageFor(status, body) {
     const said = body && typeof body.error === "string" ? body.error : "";
     if (status === 422 && said) return said;
-    if (status === 400) return said ? "Your answer could not be accepted: " + said + "." : "Your answer could not be accepted.";
+    if (status === 400) {
+      return said ? "Your answer could not be accepted: " + said.replace(/\.$/, "") + "."
+                  : "Your answer could not be accepted.";
+    }
     if (status === 404) return "This study link is not valid. Please use the link you were given.";
     if (status === 413) return "Your answer is too large to send.";
     if (status === 429) return "Too many attempts. Please wait a moment and try again.";
@@ -173,8 +184,8 @@
       setBusy(false);
       const slow = e && e.name === "AbortError";
       const what = slow ? "The server took too long to answer." : "Could not reach the server.";
-      if (onTransientFailure) { showError(what + " Trying again…"); onTransientFailure(); }
-      else showError(what + " Please check your connection and try again.");
+      if (onTransientFailure) { showError(what + " Trying again…", false); onTransientFailure(); }
+      else showError(what + " Please check your connection and try again.", false);
       return false;
     }
     if (res.ok || res.status === 409) {
@@ -183,11 +194,12 @@
     }
     const body = await readJson(res);
     setBusy(false);
+    const refused = res.status === 400 || res.status === 422;
     if (res.status >= 500 && onTransientFailure) {
-      showError(messageFor(res.status, body) + " Trying again…");
+      showError(messageFor(res.status, body) + " Trying again…", false);
       onTransientFailure();
     } else {
-      showError(messageFor(res.status, body));
+      showError(messageFor(res.status, body), refused);
     }
     return false;
   }

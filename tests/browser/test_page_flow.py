@@ -65,6 +65,7 @@ def test_choice_left_empty_is_refused_with_its_message(page, live_server):
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_role("alert")).to_have_text("Please choose an option.")
     expect(page.get_by_role("group", name="Which genre do you like best?")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_role("radio", name="Classical")).to_be_focused()  # back in the options
     page.get_by_role("radio", name="Pop").check()
     page.get_by_role("button", name="Next").click()
     on_page(page, "instruments")
@@ -126,6 +127,7 @@ def test_network_failure_says_so_and_keeps_the_answer(page, live_server):
     expect(page.get_by_role("alert")).to_contain_text("Could not reach the server")
     on_page(page, "name")
     expect(name).to_have_value("Hedy")
+    expect(name).not_to_have_attribute("aria-invalid", "true")  # the answer was fine; the network was not
     assert answers("w-offline") == [("consent", None)]
 
     page.unroute("**/api/p/*/response")  # back online: the same answer goes through

@@ -15,19 +15,30 @@ from .helpers import EXPERIMENTS, moved_on, on_page, page_uuid
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_wait_page_moves_on_by_itself(page, start, use_experiment):
+def test_wait_page_moves_on_by_itself_even_through_a_network_failure(page, start, use_experiment):
+    """The wait page's first automatic submit is cut by Playwright's request interception (a real
+    outage cannot be made for one browser alone); the page says so, retries and moves on."""
     use_experiment(EXPERIMENTS / "wait")
     start(page, "w-wait")
+    posts = []
+
+    def second_post_fails(route) -> None:
+        posts.append(route.request.url)
+        route.abort("connectionreset") if len(posts) == 2 else route.continue_()
+
+    page.route("**/api/p/*/response", second_post_fails)
     page.get_by_role("button", name="Next").click()
 
     on_page(page, "pause")
     expect(page.get_by_text("Hold on a moment…")).to_be_visible()
     expect(page.locator(".spinner")).to_be_visible()
     expect(page.get_by_role("button")).to_have_count(0)  # nothing to press: it goes on alone
+    expect(page.get_by_role("alert")).to_contain_text("Trying again")
 
     on_page(page, "end_successful")
     expect(page.get_by_text("All done, thank you.")).to_be_visible()
     expect(page.locator("form")).to_have_count(0)
+    assert len(posts) == 3  # ready, the failed automatic submit, its retry
     participant = Participant.objects.get(worker_id="w-wait")
     assert participant.complete
     assert list(Response.objects.filter(participant=participant).order_by("id")
