@@ -7,6 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from . import services
+from .loading import get_experiment
 from .selectors import page_payload, participant_by_token
 
 #: Query parameters that name the participant for a recruiter; everything else is kept as-is.
@@ -42,4 +43,5 @@ def participant_page(request: HttpRequest, token: str) -> HttpResponse:
     if participant is None:
         raise Http404("No such participant")
     page = page_payload(participant)
-    return render(request, "chorus/page.html", {"page": page, "token": token})
+    return render(request, "chorus/page.html",
+                  {"page": page, "token": token, "experiment_label": get_experiment().label})

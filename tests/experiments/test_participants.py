@@ -79,3 +79,10 @@ def test_start_without_parameters_is_a_direct_participant(client):
 def test_recruiter_bot_marks_http_bots(client):
     client.get("/start/", {"worker_id": "bot-1", "recruiter": "bot"})
     assert Participant.objects.get().is_bot
+
+
+@pytest.mark.django_db
+def test_the_participant_page_is_titled_with_the_experiment_label(client):
+    response = client.get("/start/?worker_id=title-check", follow=True)
+    assert response.status_code == 200
+    assert "<title>Hello world</title>" in response.content.decode()
