@@ -52,6 +52,7 @@ def test_embedded_default_worker_and_beat_run_tasks_on_sqlite_with_no_servers(tm
         wait_until(lambda: status(idle) == "abandoned", processes=[worker], log=log)
         assert status(active) == "working"
         assert not any(path.exists() for path in queued)   # consumed, not left behind
+        assert list((var / "broker" / "control").glob("*.exchange"))  # kept under var/, not the cwd
 
         # The beat process publishes the sweep on its own schedule; the worker runs it.
         idle2, _ = map(int, manage(env, "shell", "--no-imports", "-c", MAKE_PARTICIPANTS.format(prefix="b")).stdout.split())
