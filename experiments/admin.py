@@ -60,12 +60,16 @@ class ParticipantLinkMixin:
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the engine: viewable and deletable, never hand-edited or hand-added."""
+    """Rows written by the engine: viewable only. An accepted answer is never lost by a click;
+    deleting a participant (with all their rows) is the one way to remove data."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
 
@@ -106,7 +110,7 @@ class ParticipantAdmin(admin.ModelAdmin):
     inlines = [ModuleStateInline]
     fieldsets = [
         ("Identity", {"fields": ["id", "worker_id", "assignment_id", "recruiter", "is_bot",
-                                 "entry_params_pretty", "user_agent", "ip_address", "token"]}),
+                                 "entry_params_pretty", "user_agent", "ip", "token"]}),
         ("Status", {"fields": ["status", "failed", "failed_reason", "failure_tags", "failed_at",
                                "complete", "completed_at"]}),
         ("Where they are", {"fields": ["page_label", "progress_percent", "time_credit", "position",
@@ -117,7 +121,7 @@ class ParticipantAdmin(admin.ModelAdmin):
     # Only `status` is editable (through services.participant_set_status); the rest is engine state.
     readonly_fields = [
         "id", "worker_id", "assignment_id", "recruiter", "is_bot", "entry_params_pretty",
-        "user_agent", "ip_address", "token", "failed", "failed_reason", "failure_tags", "failed_at",
+        "user_agent", "ip", "token", "failed", "failed_reason", "failure_tags", "failed_at",
         "complete", "completed_at", "page_label", "progress_percent", "time_credit", "position",
         "page_uuid", "page_started_at", "last_active_at", "created_at", "related", "vars_pretty",
         "answer_pretty", "timeline_state_pretty",
@@ -129,6 +133,10 @@ class ParticipantAdmin(admin.ModelAdmin):
     @admin.display(description="progress", ordering="progress")
     def progress_percent(self, obj: Participant) -> str:
         return f"{obj.progress:.0%}"
+
+    @admin.display(description="IP address")
+    def ip(self, obj: Participant) -> str:
+        return obj.ip_address or "–"
 
     @admin.display(description="entry parameters")
     def entry_params_pretty(self, obj: Participant) -> str:

@@ -167,3 +167,14 @@ def test_changelist_query_count_does_not_grow_with_rows(admin_client, django_ass
         response = admin_client.get(changelist(model))
     assert response.status_code == 200
     assert len(response.context["cl"].result_list) > 20
+
+
+@pytest.mark.parametrize("model", [Response, ModuleState, TimelineEvent, Deployment])
+def test_engine_rows_cannot_be_deleted_or_edited_one_by_one(admin_client, model):
+    make_participants(1, pages=9)
+    deployment_create(experiment=get_experiment())
+    row = model.objects.first()
+    delete_url = reverse(f"admin:experiments_{model._meta.model_name}_delete", args=[row.pk])
+    assert admin_client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert admin_client.post(change(row), {}).status_code == 403
+    assert model.objects.filter(pk=row.pk).exists()
