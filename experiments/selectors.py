@@ -1,21 +1,36 @@
 """Reads: the participant's current page, summaries for admins."""
 
+import re
 from typing import Any
 
 from .loading import get_experiment
 from .models import Participant
-from .timeline import Runner
+from .timeline import Page, Runner
+
+#: What a participant token can look like (secrets.token_urlsafe). Anything else is unknown
+#: without asking the database (which refuses NUL bytes with an error, not a miss).
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_token_shaped(token: str) -> bool:
+    return TOKEN_PATTERN.fullmatch(token) is not None
 
 
 def participant_by_token(token: str) -> Participant | None:
+    if not is_token_shaped(token):
+        return None
     return Participant.objects.filter(token=token).first()
 
 
-def page_payload(participant: Participant, *, error: str | None = None) -> dict[str, Any]:
-    """The participant's current page as JSON: what the page template and bots both use."""
-    experiment = get_experiment()
-    runner = Runner(experiment.program, experiment, participant)
-    page = runner.current_page()
+def page_payload(participant: Participant, *, error: str | None = None,
+                 page: Page | None = None) -> dict[str, Any]:
+    """The participant's current page as JSON: what the page template and bots both use.
+
+    `page`: the current page if the caller has it already (a submit does), so a PageMaker's
+    function is not run a second time."""
+    if page is None:
+        experiment = get_experiment()
+        page = Runner(experiment.program, experiment, participant).current_page()
     return {
         "page_uuid": str(participant.page_uuid) if participant.page_uuid else None,
         "progress": round(participant.progress, 4),

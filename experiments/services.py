@@ -16,6 +16,7 @@ from django.utils import timezone
 from .experiment import Experiment
 from .loading import get_experiment
 from .models import ModuleState, Participant, Response, TimelineEvent
+from .selectors import is_token_shaped
 from .timeline import Page, Runner
 from .timeline.controls import AnswerFormatError
 
@@ -115,6 +116,11 @@ def _update_progress(participant: Participant, experiment: Experiment) -> None:
         participant.progress = min(1.0, participant.time_credit / experiment.estimated_duration)
 
 
+def _text(value: str) -> str:
+    """Drop NUL characters (a `%00` in a query string): PostgreSQL refuses them in text."""
+    return value.replace("\x00", "")
+
+
 @transaction.atomic
 def participant_create(*, worker_id: str = "", assignment_id: str = "", recruiter: str = "direct",
                        entry_params: dict[str, Any] | None = None, user_agent: str = "",
@@ -122,8 +128,11 @@ def participant_create(*, worker_id: str = "", assignment_id: str = "", recruite
     """Create a participant and run the timeline to its first page."""
     experiment = get_experiment()
     participant = Participant.objects.create(
-        worker_id=worker_id[:255], assignment_id=assignment_id[:255], recruiter=recruiter[:64],
-        entry_params=entry_params or {}, user_agent=user_agent[:512],
+        worker_id=_text(worker_id)[:255], assignment_id=_text(assignment_id)[:255],
+        recruiter=_text(recruiter)[:64],
+        entry_params={_text(str(k)): _text(v) if isinstance(v, str) else v
+                      for k, v in (entry_params or {}).items()},
+        user_agent=_text(user_agent)[:512],
         ip_address=ip_address if settings.STORE_IP_ADDRESSES else None, is_bot=is_bot,
     )
     runner = Runner(experiment.program, experiment, participant)
@@ -134,6 +143,8 @@ def participant_create(*, worker_id: str = "", assignment_id: str = "", recruite
 
 
 def _lock_participant(token: str) -> Participant:
+    if not is_token_shaped(token):
+        raise ParticipantNotFound("unknown participant token")
     participant = Participant.objects.select_for_update(of=("self",)).filter(token=token).first()
     if participant is None:
         raise ParticipantNotFound("unknown participant token")
