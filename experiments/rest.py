@@ -169,7 +169,7 @@ class ResponseView(ParticipantAPIView):
             )
         except services.SubmitError as exc:
             body = {"error": exc.message}
-            if exc.participant is not None and exc.status in (409, 422):
+            if exc.status in (409, 422):
                 # A replay or a rejected answer is answered with the page the participant is on.
                 fresh = participant_by_token(token)
                 if fresh is not None:

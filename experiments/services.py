@@ -158,7 +158,6 @@ def _parse_uuid(value: Any) -> uuid.UUID:
         raise BadAnswer("page_uuid must be a UUID") from None
 
 
-@transaction.atomic
 def response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
                     metadata: dict[str, Any] | None = None) -> SubmitResult:
     """Accept one answer to the participant's current page and move them on.
@@ -166,6 +165,20 @@ def response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
     Raises a SubmitError subclass (and changes nothing) for an unknown token, a stale or repeated
     page_uuid, a malformed answer or one that validate() rejects.
     """
+    try:
+        return _response_submit(token=token, page_uuid=page_uuid, raw_answer=raw_answer,
+                                metadata=metadata)
+    except IntegrityError as exc:
+        # The row lock makes this unreachable in normal running; the unique constraint is the
+        # backstop. Caught outside the atomic block (rolled back whole, no savepoint needed).
+        if "one_response_per_page" not in str(exc):
+            raise
+        raise StalePage("this page was already submitted") from None
+
+
+@transaction.atomic
+def _response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
+                     metadata: dict[str, Any] | None) -> SubmitResult:
     page_uuid = _parse_uuid(page_uuid)
     if metadata is not None and not isinstance(metadata, dict):
         raise BadAnswer("metadata must be an object")
@@ -188,15 +201,11 @@ def response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
 
     now = timezone.now()
     started = participant.page_started_at or now
-    try:
-        with transaction.atomic():
-            response = Response.objects.create(
-                participant=participant, page_uuid=page_uuid, page_label=page.label,
-                module_id=runner.current_module_id(), answer=answer, metadata=metadata or {},
-                time_taken=max(0.0, (now - started).total_seconds()),
-            )
-    except IntegrityError:
-        raise StalePage("this page was already submitted", participant=participant) from None
+    response = Response.objects.create(
+        participant=participant, page_uuid=page_uuid, page_label=page.label,
+        module_id=runner.current_module_id(), answer=answer, metadata=metadata or {},
+        time_taken=max(0.0, (now - started).total_seconds()),
+    )
     participant.answer = answer
     participant.time_credit += float(page.time_estimate or 0)
     next_page = runner.after_answer()
