@@ -5,7 +5,7 @@ from typing import Any
 
 from .loading import get_experiment
 from .models import Participant
-from .timeline import Page, Runner
+from .timeline import Runner
 
 #: What a participant token can look like (secrets.token_urlsafe). Anything else is unknown
 #: without asking the database (which refuses NUL bytes with an error, not a miss).
@@ -27,15 +27,11 @@ def participant_by_token(token: str) -> Participant | None:
 _BY_TOKEN_SQL = f"SELECT * FROM {Participant._meta.db_table} WHERE token = %s"
 
 
-def page_payload(participant: Participant, *, error: str | None = None,
-                 page: Page | None = None) -> dict[str, Any]:
-    """The participant's current page as JSON: what the page template and bots both use.
-
-    `page`: the current page if the caller has it already (a submit does), so a PageMaker's
-    function is not run a second time."""
-    if page is None:
-        experiment = get_experiment()
-        page = Runner(experiment.program, experiment, participant).current_page()
+def page_payload(participant: Participant, *, error: str | None = None) -> dict[str, Any]:
+    """The participant's current page as JSON: what the page template and bots both use."""
+    experiment = get_experiment()
+    runner = Runner(experiment.program, experiment, participant)
+    page = runner.current_page()
     return {
         "page_uuid": str(participant.page_uuid) if participant.page_uuid else None,
         "progress": round(participant.progress, 4),

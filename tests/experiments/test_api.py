@@ -467,3 +467,26 @@ def test_the_schema_generates_without_warnings(tmp_path):
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
     assert "/api/p/{token}/response" in (tmp_path / "s.yml").read_text()
+
+
+def test_the_page_a_submit_returns_is_the_page_the_participant_is_on(client, tmp_path,
+                                                                      use_experiment):
+    """A participant failed on the way to the success page ends on the failure page; the submit
+    must answer with that page, as a reload would."""
+    (tmp_path / "experiment.py").write_text(
+        "from experiments.api import *\n\n"
+        "class Failing(Experiment):\n"
+        "    label = 'failing'\n"
+        "    timeline = join(\n"
+        "        InfoPage('hello', time_estimate=1, label='hello'),\n"
+        "        CodeBlock(lambda participant: participant.fail('screened out')),\n"
+        "        SuccessfulEndPage(),\n"
+        "    )\n"
+    )
+    use_experiment(tmp_path)
+    token = start(client)
+    page = client.get(api_page(token)).json()
+    reply = post_json(client, token, {"page_uuid": page["page_uuid"]})
+    assert reply.status_code == 200
+    assert reply.json() == client.get(api_page(token)).json()
+    assert reply.json()["label"] == "end_unsuccessful" and reply.json()["failed"] is True
