@@ -95,6 +95,13 @@ def load_experiment(path: str | Path) -> Experiment:
         return experiment
 
 
+_by_setting: dict[str, Experiment] = {}
+
+
 def get_experiment() -> Experiment:
-    """The experiment this process serves."""
-    return load_experiment(settings.EXPERIMENT)
+    """The experiment this process serves (cached by the setting's value: this is on every request)."""
+    name = settings.EXPERIMENT
+    experiment = _by_setting.get(name)
+    if experiment is None:
+        experiment = _by_setting[name] = load_experiment(name)
+    return experiment

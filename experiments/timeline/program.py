@@ -337,8 +337,7 @@ class Runner:
             position = next_position
         self.state["sub"] = 0
         page = self.current_page()
-        self._arrive(page)
-        return page
+        return self._arrive(page)
 
     def after_answer(self) -> Page:
         """The participant answered the current page: show the next page of a PageMaker's list,
@@ -348,15 +347,15 @@ class Runner:
         if sub + 1 < len(pages) and not self.participant.failed:
             self.state["sub"] = sub + 1
             page = pages[sub + 1]
-            self._arrive(page)
-            return page
+            return self._arrive(page)
         return self.next_page(start=self.participant.position + 1)
 
     def _is_terminal(self, position: int) -> bool:
         instruction = self.program.instructions[position]
         return isinstance(instruction, ShowPage) and instruction.terminal
 
-    def _arrive(self, page: Page) -> None:
+    def _arrive(self, page: Page) -> Page:
+        """Put the participant on `page`; return the page they actually end up on."""
         p = self.participant
         p.page_uuid = uuid.uuid4()
         p.page_label = page.label
@@ -366,6 +365,8 @@ class Runner:
             p.position = self.program.fail_position
             failure_page = self.current_page()
             p.page_label = failure_page.label
+            return failure_page
+        return page
 
 
 __all__ = ["Program", "Runner", "compile_timeline", "ShowPage", "Conditional"]
