@@ -57,3 +57,9 @@ class ChainDemo(Experiment):
         ),
         SuccessfulEndPage(),
     )
+
+    def test_check_bot(self, bot):
+        super().test_check_bot(bot)
+        trials = list(bot.participant.trials.order_by("number"))
+        assert len(trials) <= len(START_NUMBERS) and all(t.finalized for t in trials)
+        assert len({t.network_id for t in trials}) == len(trials)  # one trial per chain

@@ -73,7 +73,7 @@ class StaticDemo(Experiment):
 
     def test_check_bot(self, bot):
         super().test_check_bot(bot)
-        trials = list(bot.trials.order_by("number"))
+        trials = list(bot.participant.trials.order_by("number"))
         assert len(trials) == len(NODES) + 1, f"{len(trials)} trials"
         assert len({t.node_id for t in trials if not t.is_repeat_trial}) == len(NODES)
         assert sum(t.is_repeat_trial for t in trials) == 1
