@@ -1,0 +1,430 @@
+"""`export_create`: the whole study as a folder (or zip), written aside and moved in when complete.
+
+Layout: manifest.json, database/<table>.csv (every table, restorable), data/*.csv (analysis
+sheets + basic data), participant_identifiers.csv (unless anonymised), assets/ (+ manifest.csv),
+source/ (the experiment folder), logs.jsonl. All database reads share one REPEATABLE READ
+snapshot, tables stream through COPY, so memory stays flat whatever the size of the study.
+"""
+
+import heapq
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from django.db import connection
+from django.utils import timezone
+
+from ..archive import FORMAT, FORMAT_VERSION, MANIFEST, manifest_json
+from ..assets_hook import ASSET_MODES, export_assets
+from ..basic_data import basic_data_all, rows_table
+from ..csvsafe import write_rows
+from ..dbio import (
+    HashingWriter,
+    copy_to,
+    fetch_batches,
+    is_postgres,
+    qn,
+    read_snapshot,
+    sqlite_table_rows,
+    table_select,
+)
+from ..sheets import IDENTIFIERS_SHEET, SHEETS, SheetPart, part_rows, part_sql, sheet_parts
+from ..tables import Table, export_tables
+
+#: progress(description, total) returns a tqdm-like bar: update(n), close().
+ProgressFactory = Callable[[str, int], Any]
+
+
+class ExportError(Exception):
+    """The export cannot be made as asked; nothing was written at the destination."""
+
+
+class ExportOptionError(ExportError):
+    """Invalid options (the command exits with status 2)."""
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _no_progress(description: str, total: int) -> _NoBar:
+    return _NoBar()
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    manifest: dict[str, Any]
+
+
+@dataclass
+class _Writer:
+    """Writes files under the staging root and records their checksums for the manifest."""
+
+    root: Path
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def binary(self, name: str) -> "_Sink":
+        return _Sink(self, name)
+
+    def text(self, name: str) -> "_TextSink":
+        return _TextSink(self, name)
+
+    def record(self, name: str, sha256: str, size: int) -> None:
+        self.files[name] = {"sha256": sha256, "size": size}
+
+
+class _Sink:
+    def __init__(self, writer: _Writer, name: str) -> None:
+        self.writer, self.name = writer, name
+        path = writer.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.stream = open(path, "wb")  # noqa: SIM115 (closed in __exit__)
+        self.hashing = HashingWriter(self.stream)
+
+    def __enter__(self) -> HashingWriter:
+        return self.hashing
+
+    def __exit__(self, *exc) -> None:
+        self.stream.close()
+        if exc[0] is None:
+            self.writer.record(self.name, self.hashing.hexdigest, self.hashing.size)
+
+
+class _TextSink(_Sink):
+    def __enter__(self) -> IO[str]:  # type: ignore[override]
+        self.text = io.TextIOWrapper(self.hashing, encoding="utf-8", newline="")
+        return self.text
+
+    def __exit__(self, *exc) -> None:
+        self.text.flush()
+        self.text.detach()
+        super().__exit__(*exc)
+
+
+# --- pieces -------------------------------------------------------------------------------------
+
+def dump_tables(cursor, writer: _Writer, tables: list[Table], *, anonymize: bool,
+                progress: ProgressFactory) -> dict[str, int]:
+    """database/<table>.csv for each table; returns row counts read in the same snapshot."""
+    counts: dict[str, int] = {}
+    for table in tables:
+        cursor.execute(f"SELECT count(*) FROM {qn(table.name)}")
+        counts[table.name] = cursor.fetchone()[0]
+    bar = progress("database", sum(counts.values()))
+    try:
+        for table in tables:
+            with writer.binary(f"database/{table.name}.csv") as out:
+                if is_postgres():
+                    sql, params = table_select(table, anonymize=anonymize)
+                    copy_to(cursor, sql, params, out, on_rows=bar.update)
+                else:
+                    for chunk in sqlite_table_rows(cursor, table, anonymize=anonymize):
+                        out.write(chunk)
+                        bar.update(chunk.count(b"\n"))
+    finally:
+        bar.close()
+    return counts
+
+
+def _write_part(cursor, writer: _Writer, part: SheetPart) -> None:
+    if is_postgres():
+        sql, params = part_sql(part)
+        with writer.binary(part.path) as out:
+            copy_to(cursor, sql, params, out)
+    else:
+        with writer.text(part.path) as text:
+            write_rows(text, [c.header for c in part.columns], part_rows(part, cursor))
+
+
+def write_sheets(cursor, writer: _Writer, *, anonymize: bool, progress: ProgressFactory) -> list[str]:
+    """data/*.csv from the SHEETS registry (+ participant_identifiers.csv unless anonymised)."""
+    sheets = list(SHEETS) + ([] if anonymize else [IDENTIFIERS_SHEET])
+    parts = [part for sheet in sheets for part in sheet_parts(sheet, cursor)]
+    bar = progress("analysis sheets", len(parts))
+    try:
+        for part in parts:
+            _write_part(cursor, writer, part)
+            bar.update(1)
+    finally:
+        bar.close()
+    return [p.path for p in parts]
+
+
+def _json(raw: Any) -> Any:
+    """Raw-cursor JSON arrives as text (Django's psycopg loader; SQLite stores text)."""
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _log_streams() -> list[Iterator[tuple[Any, int, dict[str, Any]]]]:
+    """Sources of logs.jsonl, each ordered by time: (time, tiebreak, record)."""
+    from experiments.models import Participant, TimelineEvent
+
+    events, people = qn(TimelineEvent._meta.db_table), qn(Participant._meta.db_table)
+
+    def timeline() -> Iterator:
+        sql = (f"SELECT created_at, id, participant_id, kind, label, value FROM {events} "
+               "ORDER BY created_at, id")
+        for batch in fetch_batches(sql):
+            for t, pk, pid, kind, label, value in batch:
+                value = _json(value)
+                yield t, pk, {"time": t, "source": "timeline", "participant_id": pid,
+                              "event": kind, "label": label, "value": value}
+
+    def lifecycle(column: str, event: str, extra: str = "") -> Callable[[], Iterator]:
+        def rows() -> Iterator:
+            sql = (f"SELECT {column}, id{extra} FROM {people} WHERE {column} IS NOT NULL "
+                   f"ORDER BY {column}, id")
+            for batch in fetch_batches(sql):
+                for row in batch:
+                    record = {"time": row[0], "source": "participant", "participant_id": row[1],
+                              "event": event}
+                    if extra:
+                        record.update(reason=row[2], tags=_json(row[3]))
+                    yield row[0], row[1], record
+        return rows
+
+    return [timeline(), lifecycle("created_at", "participant_created")(),
+            lifecycle("completed_at", "participant_completed")(),
+            lifecycle("failed_at", "participant_failed", ", failed_reason, failure_tags")()]
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def write_logs(writer: _Writer, *, progress: ProgressFactory) -> int:
+    """logs.jsonl: timeline events and participant lifecycle, merged in time order."""
+    n = 0
+    bar = progress("logs", 0)
+    with writer.text("logs.jsonl") as text:
+        for _t, _pk, record in heapq.merge(*_log_streams(), key=lambda item: (str(item[0]), item[1])):
+            record["time"] = _iso(record["time"])
+            text.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
+            n += 1
+            if n % 10000 == 0:
+                bar.update(10000)
+    bar.close()
+    return n
+
+
+def _json_cells(row: list[Any]) -> list[Any]:
+    return [json.dumps(v, default=str) if isinstance(v, (dict, list)) else v for v in row]
+
+
+def write_basic_data(writer: _Writer, experiment: Any, *, anonymize: bool) -> list[str]:
+    names = []
+    for sheet, rows in basic_data_all(experiment, anonymize=anonymize).items():
+        header, table = rows_table(list(rows))
+        name = f"data/basic_{''.join(c if c.isalnum() or c in '-_' else '_' for c in sheet)}.csv"
+        with writer.text(name) as text:
+            write_rows(text, header, (_json_cells(r) for r in table))
+        names.append(name)
+    return names
+
+
+def copy_source(writer: _Writer, folder: Path) -> int:
+    """source/: the experiment folder (no caches, no hidden files, no symlinks followed)."""
+    n = 0
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if (path.is_symlink() or not path.is_file() or "__pycache__" in rel.parts
+                or any(part.startswith(".") for part in rel.parts)):
+            continue
+        with writer.binary(f"source/{rel.as_posix()}") as out, open(path, "rb") as src:
+            for chunk in iter(lambda s=src: s.read(1 << 20), b""):
+                out.write(chunk)
+        n += 1
+    return n
+
+
+def _migrations(cursor) -> dict[str, str]:
+    cursor.execute("SELECT app, name FROM django_migrations ORDER BY app, id")
+    latest: dict[str, str] = {}
+    for app, name in cursor.fetchall():
+        latest[app] = name
+    return latest
+
+
+def _deployment(cursor) -> dict[str, Any] | None:
+    from experiments.models import Deployment
+
+    row = Deployment.objects.order_by("-created_at").values("id", "label", "source_hash").first()
+    return {"id": str(row["id"]), "label": row["label"], "source_hash": row["source_hash"]} if row else None
+
+
+# --- the service ------------------------------------------------------------------------------
+
+def write_export(root: Path, *, assets: str, anonymize: bool, source: bool,
+                 progress: ProgressFactory, kind: str = "export") -> dict[str, Any]:
+    """Write a complete export (or, with kind="snapshot", only database/) into `root`."""
+    from experiments.loading import get_experiment
+
+    writer = _Writer(root)
+    experiment = None
+    warnings: list[str] = []
+    if kind == "export":
+        try:
+            experiment = get_experiment()
+        except Exception as exc:  # the data still matters when the code no longer loads
+            warnings.append(f"experiment did not load ({exc}); basic data and source skipped")
+    tables = export_tables()
+    manifest: dict[str, Any] = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
+        "created": timezone.now().isoformat(),
+    }
+    with read_snapshot() as cursor:
+        manifest["deployment"] = _deployment(cursor)
+        manifest["database"] = {"vendor": connection.vendor, "migrations": _migrations(cursor)}
+        counts = dump_tables(cursor, writer, tables, anonymize=anonymize, progress=progress)
+        manifest["row_counts"] = counts
+        manifest["tables"] = {t.name: {"model": t.label, "columns": list(t.columns)} for t in tables}
+        if kind == "export":
+            manifest["sheets"] = write_sheets(cursor, writer, anonymize=anonymize, progress=progress)
+            manifest["log_lines"] = write_logs(writer, progress=progress)
+            if experiment is not None:
+                manifest["sheets"] += write_basic_data(writer, experiment, anonymize=anonymize)
+            manifest["assets"] = export_assets(writer, mode=assets, anonymize=anonymize,
+                                               progress=progress)
+    if kind == "export":
+        manifest["experiment"] = ({"label": experiment.label, "source_hash": experiment.source_hash,
+                                   "path": Path(experiment.path).name} if experiment else None)
+        manifest["options"] = {"anonymize": anonymize, "assets": assets, "source": source}
+        if source and experiment is not None:
+            copy_source(writer, Path(experiment.path))
+    manifest["warnings"] = warnings
+    manifest["files"] = dict(sorted(writer.files.items()))
+    (root / MANIFEST).write_bytes(manifest_json(manifest))
+    return manifest
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stale(item: Path, prefix: str) -> bool:
+    try:
+        pid = int(item.name[len(prefix):].split("-", 1)[0])
+    except ValueError:
+        return False
+    return not _pid_alive(pid)
+
+
+def _clean_stale_partials(parent: Path, name: str) -> None:
+    """Tidy what earlier exports killed midway left beside the destination.
+
+    A killed export's half-written folder is removed; an earlier export that was moved aside
+    in the instant before the new one replaced it is put back.
+    """
+    final = parent / name
+    for item in parent.glob(f".{name}.previous-*"):
+        if _stale(item, f".{name}.previous-"):
+            if not final.exists():
+                os.rename(item, final)
+            else:
+                shutil.rmtree(item, ignore_errors=True)
+    for item in parent.glob(f".{name}.partial-*"):
+        if _stale(item, f".{name}.partial-"):
+            shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
+
+
+def _check_destination(final: Path, zip_: bool) -> None:
+    if not final.exists():
+        return
+    if zip_:
+        if final.is_dir() or not zipfile.is_zipfile(final):
+            raise ExportOptionError(f"{final} exists and is not an export zip; refusing to replace it")
+        with zipfile.ZipFile(final) as existing:
+            if MANIFEST not in existing.namelist():
+                raise ExportOptionError(f"{final} is a zip but not a Chorus export; refusing to replace it")
+        return
+    if not final.is_dir():
+        raise ExportOptionError(f"{final} exists and is not a folder")
+    if any(final.iterdir()) and not (final / MANIFEST).is_file():
+        raise ExportOptionError(
+            f"{final} exists, is not empty and is not a Chorus export; choose another --path")
+
+
+def zip_folder(folder: Path, target: IO[bytes]) -> None:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1,
+                         allowZip64=True) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+
+
+def export_create(*, path: str | Path, assets: str = "experiment", anonymize: bool = False,
+                  source: bool = True, zip: bool = False,
+                  progress: ProgressFactory | None = None) -> ExportResult:
+    """Export the study to `path` (a folder; with zip=True, `path` + '.zip').
+
+    Written to a hidden folder beside the destination and moved into place only when
+    complete: an export killed midway leaves the destination (and any earlier export) as it was.
+    """
+    if assets not in ASSET_MODES:
+        raise ExportOptionError(f"--assets must be one of {', '.join(ASSET_MODES)} (got {assets!r})")
+    if not str(path).strip():
+        raise ExportOptionError("--path must name a folder")
+    final = Path(path).expanduser().absolute()
+    if zip and final.suffix != ".zip":
+        final = final.with_name(final.name + ".zip")
+    _check_destination(final, zip)
+    parent = final.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportOptionError(f"cannot create {parent}: {exc}") from None
+    _clean_stale_partials(parent, final.name)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-{os.getpid()}-", dir=parent))
+    progress = progress or _no_progress
+    try:
+        manifest = write_export(staging, assets=assets, anonymize=anonymize, source=source,
+                                progress=progress)
+        if zip:
+            fd, tmp_zip = tempfile.mkstemp(prefix=f".{final.name}.partial-{os.getpid()}-",
+                                           suffix=".zip", dir=parent)
+            try:
+                with os.fdopen(fd, "wb") as target:
+                    zip_folder(staging, target)
+                    target.flush()
+                    os.fsync(target.fileno())
+                os.replace(tmp_zip, final)
+            except BaseException:
+                Path(tmp_zip).unlink(missing_ok=True)
+                raise
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            previous = None
+            if final.exists():
+                previous = parent / f".{final.name}.previous-{os.getpid()}-{staging.name[-8:]}"
+                os.rename(final, previous)
+            os.rename(staging, final)
+            if previous is not None:
+                shutil.rmtree(previous, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ExportResult(path=final, manifest=manifest)
