@@ -3,6 +3,9 @@
 Names also live in their home modules; this facade gathers them from every app.
 """
 
+# --- exports ---
+from exports.basic_data import DataError  # get_basic_data raises it for an unknown sheet
+
 from .experiment import Experiment
 from .timeline import (
     AudioPrompt,
@@ -40,3 +43,4 @@ __all__ = [
     "SuccessfulEndPage", "TextControl", "UnsuccessfulEndPage", "VideoPrompt", "WaitPage",
     "conditional", "join", "switch", "while_loop",
 ]
+__all__ += ["DataError"]  # --- exports ---

@@ -10,7 +10,7 @@ import hashlib
 import io
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -78,20 +78,13 @@ class HashingWriter(io.BufferedIOBase):
         return self.sha256.hexdigest()
 
 
-def copy_to(cursor, sql: str, params: list | tuple | None, out: HashingWriter,
-            on_rows: Callable[[int], None] | None = None) -> None:
-    """Stream `COPY (sql) TO STDOUT (FORMAT csv, HEADER)` into `out` (PostgreSQL only).
-
-    `on_rows` gets an approximate row count per chunk (newlines), for progress bars.
-    """
+def copy_to(cursor, sql: str, params: list | tuple | None, out: HashingWriter) -> None:
+    """Stream `COPY (sql) TO STDOUT (FORMAT csv, HEADER)` into `out` (PostgreSQL only)."""
     statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)"
     raw = getattr(cursor, "cursor", cursor)
     with raw.copy(statement, params or None) as copy:
         for chunk in copy:
-            data = bytes(chunk)
-            out.write(data)
-            if on_rows is not None:
-                on_rows(data.count(b"\n"))
+            out.write(chunk)
 
 
 def fetch_batches(sql: str, params: list | tuple | None = None,

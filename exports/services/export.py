@@ -120,20 +120,19 @@ def dump_tables(cursor, writer: _Writer, tables: list[Table], *, anonymize: bool
                 progress: ProgressFactory) -> dict[str, int]:
     """database/<table>.csv for each table; returns row counts read in the same snapshot."""
     counts: dict[str, int] = {}
-    for table in tables:
-        cursor.execute(f"SELECT count(*) FROM {qn(table.name)}")
-        counts[table.name] = cursor.fetchone()[0]
-    bar = progress("database", sum(counts.values()))
+    bar = progress("database", len(tables))
     try:
         for table in tables:
+            cursor.execute(f"SELECT count(*) FROM {qn(table.name)}")
+            counts[table.name] = cursor.fetchone()[0]
             with writer.binary(f"database/{table.name}.csv") as out:
                 if is_postgres():
                     sql, params = table_select(table, anonymize=anonymize)
-                    copy_to(cursor, sql, params, out, on_rows=bar.update)
+                    copy_to(cursor, sql, params, out)
                 else:
                     for chunk in sqlite_table_rows(cursor, table, anonymize=anonymize):
                         out.write(chunk)
-                        bar.update(chunk.count(b"\n"))
+            bar.update(1)
     finally:
         bar.close()
     return counts

@@ -22,8 +22,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         def progress(description: str, total: int):
-            return tqdm(total=total or None, desc=description, unit="row" if total else "it",
-                        file=self.stderr, disable=options["verbosity"] == 0, leave=False)
+            return tqdm(total=total or None, desc=description, file=self.stderr,
+                        disable=options["verbosity"] == 0)
 
         try:
             result = export_create(path=options["path"], assets=options["assets"],
