@@ -45,9 +45,7 @@ def read_snapshot() -> Iterator[Any]:
     connection.ensure_connection()
     with connection.cursor() as cursor:
         if is_postgres():
-            cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            for statement in PG_SESSION:
-                cursor.execute(statement)
+            begin_snapshot(cursor)
         else:
             cursor.execute("BEGIN DEFERRED")
         try:
@@ -78,13 +76,25 @@ class HashingWriter(io.BufferedIOBase):
         return self.sha256.hexdigest()
 
 
-def copy_to(cursor, sql: str, params: list | tuple | None, out: HashingWriter) -> None:
-    """Stream `COPY (sql) TO STDOUT (FORMAT csv, HEADER)` into `out` (PostgreSQL only)."""
+def copy_to(cursor, sql: str, params: list | tuple | None, out: HashingWriter) -> int:
+    """Stream `COPY (sql) TO STDOUT (FORMAT csv, HEADER)` into `out`; returns the row count
+    (PostgreSQL only)."""
     statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)"
     raw = getattr(cursor, "cursor", cursor)
     with raw.copy(statement, params or None) as copy:
         for chunk in copy:
             out.write(chunk)
+    return raw.rowcount
+
+
+def begin_snapshot(cursor, snapshot_id: str | None = None) -> None:
+    """Start the export's read-only repeatable-read transaction on `cursor`'s connection;
+    with `snapshot_id` (from pg_export_snapshot()) it sees exactly what that transaction sees."""
+    cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    if snapshot_id:
+        cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot_id])
+    for statement in PG_SESSION:
+        cursor.execute(statement)
 
 
 def fetch_batches(sql: str, params: list | tuple | None = None,

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from ..archive import FORMAT, FORMAT_VERSION, MANIFEST, manifest_json
@@ -28,6 +29,7 @@ from ..basic_data import basic_data_all, rows_table
 from ..csvsafe import write_rows
 from ..dbio import (
     HashingWriter,
+    begin_snapshot,
     copy_to,
     fetch_batches,
     is_postgres,
@@ -123,13 +125,13 @@ def dump_tables(cursor, writer: _Writer, tables: list[Table], *, anonymize: bool
     bar = progress("database", len(tables))
     try:
         for table in tables:
-            cursor.execute(f"SELECT count(*) FROM {qn(table.name)}")
-            counts[table.name] = cursor.fetchone()[0]
             with writer.binary(f"database/{table.name}.csv") as out:
                 if is_postgres():
                     sql, params = table_select(table, anonymize=anonymize)
-                    copy_to(cursor, sql, params, out)
+                    counts[table.name] = copy_to(cursor, sql, params, out)
                 else:
+                    cursor.execute(f"SELECT count(*) FROM {qn(table.name)}")
+                    counts[table.name] = cursor.fetchone()[0]
                     for chunk in sqlite_table_rows(cursor, table, anonymize=anonymize):
                         out.write(chunk)
             bar.update(1)
@@ -146,6 +148,45 @@ def _write_part(cursor, writer: _Writer, part: SheetPart) -> None:
     else:
         with writer.text(part.path) as text:
             write_rows(text, [c.header for c in part.columns], part_rows(part, cursor))
+
+
+class _SheetsInParallel:
+    """data/ sheets written by a second connection on the same snapshot, beside database/.
+
+    The export's transaction publishes its snapshot (pg_export_snapshot(), as pg_dump -j does);
+    a thread opens its own connection, adopts that snapshot and runs the sheets' COPYs, so the
+    server formats both streams at once and both describe the same instant.
+    """
+
+    def __init__(self, cursor, writer: _Writer, *, anonymize: bool, progress: ProgressFactory) -> None:
+        cursor.execute("SELECT pg_export_snapshot()")
+        self.snapshot_id = cursor.fetchone()[0]
+        self.writer, self.anonymize, self.progress = writer, anonymize, progress
+        self.result: list[str] = []
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="export-sheets", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        conn = connections.create_connection(DEFAULT_DB_ALIAS)
+        try:
+            with conn.cursor() as cursor:
+                begin_snapshot(cursor, self.snapshot_id)
+                try:
+                    self.result = write_sheets(cursor, self.writer, anonymize=self.anonymize,
+                                               progress=self.progress)
+                finally:
+                    cursor.execute("ROLLBACK")
+        except BaseException as exc:  # re-raised in the export's thread by join()
+            self.error = exc
+        finally:
+            conn.close()
+
+    def join(self) -> list[str]:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.result
 
 
 def write_sheets(cursor, writer: _Writer, *, anonymize: bool, progress: ProgressFactory) -> list[str]:
@@ -209,17 +250,49 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def _pg_log_lines() -> Iterator[str]:
+    """logs.jsonl lines built and ordered by PostgreSQL (the same records as _log_streams)."""
+    from experiments.models import Participant, TimelineEvent
+
+    events, people = qn(TimelineEvent._meta.db_table), qn(Participant._meta.db_table)
+    sql = f"""
+        SELECT line FROM (
+          SELECT created_at AS t, 0 AS s, id, json_build_object('time', created_at,
+            'source', 'timeline', 'participant_id', participant_id, 'event', kind,
+            'label', label, 'value', value)::text AS line FROM {events}
+          UNION ALL SELECT created_at, 1, id, json_build_object('time', created_at,
+            'source', 'participant', 'participant_id', id, 'event', 'participant_created')::text
+            FROM {people}
+          UNION ALL SELECT completed_at, 2, id, json_build_object('time', completed_at,
+            'source', 'participant', 'participant_id', id, 'event', 'participant_completed')::text
+            FROM {people} WHERE completed_at IS NOT NULL
+          UNION ALL SELECT failed_at, 3, id, json_build_object('time', failed_at,
+            'source', 'participant', 'participant_id', id, 'event', 'participant_failed',
+            'reason', failed_reason, 'tags', failure_tags)::text
+            FROM {people} WHERE failed_at IS NOT NULL
+        ) AS logs ORDER BY t, s, id"""
+    for batch in fetch_batches(sql, size=20000):
+        yield "".join(row[0] + "\n" for row in batch)
+
+
 def write_logs(writer: _Writer, *, progress: ProgressFactory) -> int:
     """logs.jsonl: timeline events and participant lifecycle, merged in time order."""
     n = 0
     bar = progress("logs", 0)
     with writer.text("logs.jsonl") as text:
-        for _t, _pk, record in heapq.merge(*_log_streams(), key=lambda item: (str(item[0]), item[1])):
-            record["time"] = _iso(record["time"])
-            text.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
-            n += 1
-            if n % 10000 == 0:
-                bar.update(10000)
+        if is_postgres():
+            for chunk in _pg_log_lines():
+                text.write(chunk)
+                lines = chunk.count("\n")
+                n += lines
+                bar.update(lines)
+        else:
+            merged = heapq.merge(*_log_streams(), key=lambda item: (str(item[0]), item[1]))
+            for _t, _pk, record in merged:
+                record["time"] = _iso(record["time"])
+                text.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
+                n += 1
+                bar.update(1)
     bar.close()
     return n
 
@@ -292,11 +365,19 @@ def write_export(root: Path, *, assets: str, anonymize: bool, source: bool,
     with read_snapshot() as cursor:
         manifest["deployment"] = _deployment(cursor)
         manifest["database"] = {"vendor": connection.vendor, "migrations": _migrations(cursor)}
-        counts = dump_tables(cursor, writer, tables, anonymize=anonymize, progress=progress)
+        sheets = None
+        if kind == "export" and is_postgres():
+            sheets = _SheetsInParallel(cursor, writer, anonymize=anonymize, progress=progress)
+        try:
+            counts = dump_tables(cursor, writer, tables, anonymize=anonymize, progress=progress)
+        finally:
+            names = sheets.join() if sheets is not None else None
         manifest["row_counts"] = counts
         manifest["tables"] = {t.name: {"model": t.label, "columns": list(t.columns)} for t in tables}
         if kind == "export":
-            manifest["sheets"] = write_sheets(cursor, writer, anonymize=anonymize, progress=progress)
+            if names is None:
+                names = write_sheets(cursor, writer, anonymize=anonymize, progress=progress)
+            manifest["sheets"] = names
             manifest["log_lines"] = write_logs(writer, progress=progress)
             if experiment is not None:
                 manifest["sheets"] += write_basic_data(writer, experiment, anonymize=anonymize)

@@ -8,6 +8,7 @@ sits in its read-only snapshot transaction.
 
 import logging
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -89,6 +90,8 @@ class _JobProgress:
     def __init__(self, job_id) -> None:
         self.job_id = str(job_id)
         self.conn = connections.create_connection("default")
+        self.conn.inc_thread_sharing()  # the export writes data/ sheets from a second thread
+        self.lock = threading.Lock()
         self.last = 0.0
 
     def write(self, stage: str, fraction: float, force: bool = False) -> None:
@@ -96,7 +99,7 @@ class _JobProgress:
         if not force and now - self.last < 0.5:
             return
         self.last = now
-        with self.conn.cursor() as cursor:
+        with self.lock, self.conn.cursor() as cursor:
             cursor.execute(f"UPDATE {ExportJob._meta.db_table} SET stage = %s, progress = %s "
                            "WHERE id = %s", [stage[:255], round(min(max(fraction, 0.0), 0.99), 4),
                                              self.job_id])
@@ -105,6 +108,7 @@ class _JobProgress:
         return _Bar(self, description, total)
 
     def close(self) -> None:
+        self.conn.dec_thread_sharing()
         self.conn.close()
 
 
