@@ -5,6 +5,7 @@ like the reference platform, pick one with `kwargs["sheet"]` and return its rows
 names in `basic_data_sheets` so exports can ask for each). Unknown sheets raise `DataError`.
 """
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .tables import IDENTIFIER_NAMES
@@ -37,7 +38,7 @@ def basic_data_sheet(experiment: Any, sheet: str | None, *, context: Any = None,
     return data
 
 
-def basic_data_all(experiment: Any, *, anonymize: bool) -> dict[str, list[dict[str, Any]]]:
+def basic_data_all(experiment: Any, *, anonymize: bool) -> dict[str, Iterable[Any]]:
     """Every sheet, for exports: declared `basic_data_sheets`, else whatever the call returns."""
     context = {"export": True, "anonymize": anonymize}
     names = getattr(experiment, "basic_data_sheets", None)
@@ -47,20 +48,34 @@ def basic_data_all(experiment: Any, *, anonymize: bool) -> dict[str, list[dict[s
         data = basic_data_sheet(experiment, None, context=context)
         sheets = data if isinstance(data, dict) else {"basic_data": data}
     if anonymize:
-        sheets = {name: [{k: v for k, v in row.items() if k not in ANONYMISED_KEYS}
-                         if isinstance(row, dict) else row for row in rows]
-                  for name, rows in sheets.items()}
+        sheets = {name: _without_identifiers(rows) for name, rows in sheets.items()}
     return sheets
+
+
+def _without_identifiers(rows: Iterable[Any]) -> Iterator[Any]:
+    for row in rows:
+        yield {k: v for k, v in row.items() if k not in ANONYMISED_KEYS} if isinstance(row, dict) else row
+
+
+def row_keys(header: dict[str, None], row: Any) -> None:
+    """Add a row's keys to `header` (an ordered set): first-seen order across rows."""
+    if isinstance(row, dict):
+        header.update(dict.fromkeys(map(str, row)))
+    else:
+        header.setdefault("value", None)
+
+
+def row_values(keys: list[str], row: Any) -> list[Any]:
+    if isinstance(row, dict):
+        as_str = {str(k): v for k, v in row.items()}
+        return [as_str.get(k) for k in keys]
+    return [row]
 
 
 def rows_table(rows: list[Any]) -> tuple[list[str], list[list[Any]]]:
     """Header (keys in first-seen order) and value lists for a list of dict rows."""
     header: dict[str, None] = {}
     for row in rows:
-        if isinstance(row, dict):
-            header.update(dict.fromkeys(map(str, row)))
-        else:
-            header.setdefault("value", None)
+        row_keys(header, row)
     keys = list(header)
-    table = [[row.get(k) for k in keys] if isinstance(row, dict) else [row] for row in rows]
-    return keys, table
+    return keys, [row_values(keys, row) for row in rows]

@@ -26,7 +26,7 @@ from typing import Any
 from django.apps import apps
 from django.db import models
 
-from .csvsafe import NEUTRALISE_REFS, cell, neutralise, sql_neutralise
+from .csvsafe import cell, neutralise, sql_neutralise
 from .dbio import fetch_batches, is_postgres, qn
 from .tables import is_identifier
 
@@ -199,28 +199,38 @@ def sheet_parts(sheet: Sheet, cursor) -> list[SheetPart]:
 
 
 def part_sql(part: SheetPart) -> tuple[str, list]:
-    """The PostgreSQL SELECT computing a part's cells (COPY runs it)."""
-    exprs: list[str] = []
+    """The PostgreSQL SELECT computing a part's cells (COPY runs it).
+
+    The inner query extracts each value once (OFFSET 0 keeps PostgreSQL from folding it into
+    the outer one, which names each value several times to neutralise it).
+    """
+    inner: list[str] = []
+    outer: list[str] = []
     params: list = []
-    for c in part.columns:
-        col = qn(c.source)
+    for i, c in enumerate(part.columns):
+        col, alias = qn(c.source), f"c{i}"
         if c.kind == "plain":
-            expr = col
-        elif c.kind == "bool":
-            expr = f"{col}::text"
-        elif c.kind == "text":
-            expr = sql_neutralise(f"{col}::text")
+            inner.append(f"{col} AS {alias}")
+            outer.append(f"{alias} AS {qn(c.header)}")
+            continue
+        if c.kind == "bool":
+            inner.append(f"{col}::text AS {alias}")
+            outer.append(f"{alias} AS {qn(c.header)}")
+            continue
+        if c.kind == "text":
+            inner.append(f"{col}::text AS {alias}")
         elif c.kind == "json":
-            expr = sql_neutralise(f"{col} #>> '{{}}'")
+            inner.append(f"{col} #>> '{{}}' AS {alias}")
         else:
-            # The key is a parameter repeated once per mention of the expression in the CASE.
-            expr = sql_neutralise(f"{col} ->> %s::text")
-            params.extend([c.key] * NEUTRALISE_REFS)
-        exprs.append(f"{expr} AS {qn(c.header)}")
+            inner.append(f"{col} ->> %s::text AS {alias}")
+            params.append(c.key)
+        outer.append(f"{sql_neutralise(alias)} AS {qn(c.header)}")
     where_sql, where_params = _where_sql(part.where)
     params.extend(where_params)
     pk = qn(part.model._meta.pk.column)
-    sql = f"SELECT {', '.join(exprs)} FROM {qn(part.model._meta.db_table)}{where_sql} ORDER BY {pk}"
+    sql = (f"SELECT {', '.join(outer)} FROM (SELECT {pk} AS chorus_pk, {', '.join(inner)} "
+           f"FROM {qn(part.model._meta.db_table)}{where_sql} ORDER BY {pk} OFFSET 0) AS cells "
+           "ORDER BY chorus_pk")
     return sql, params
 
 

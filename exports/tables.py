@@ -7,6 +7,7 @@ module. The exports app's own bookkeeping (jobs, snapshots) is left out: it desc
 not the experiment, and snapshotting it would make every snapshot differ from the last.
 """
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,12 @@ def _project_app(app_config) -> bool:
 
 def export_tables() -> list[Table]:
     """Every exported table, sorted by name (a stable order for files and manifests)."""
+    return list(_export_tables())
+
+
+@functools.cache
+def _export_tables() -> tuple[Table, ...]:
+    # Models are fixed once Django is set up, so the discovery runs once per process.
     tables: dict[str, Table] = {}
     for app_config in apps.get_app_configs():
         if not _project_app(app_config):
@@ -62,7 +69,7 @@ def export_tables() -> list[Table]:
             columns = tuple(f.column for f in meta.concrete_fields)
             tables[meta.db_table] = Table(model=model, name=meta.db_table, columns=columns,
                                           pk=meta.pk.column)
-    return [tables[name] for name in sorted(tables)]
+    return tuple(tables[name] for name in sorted(tables))
 
 
 def tables_by_name() -> dict[str, Table]:

@@ -65,7 +65,10 @@ def basic_data(request: HttpRequest) -> HttpResponse:
     except DataError as exc:
         return _error(400, str(exc))
     if fmt == "json":
-        return JsonResponse(rows, safe=False, encoder=DjangoJSONEncoder)
+        if isinstance(rows, dict):
+            rows = {name: list(sheet_rows) for name, sheet_rows in rows.items()}
+        return JsonResponse(rows if isinstance(rows, dict) else list(rows), safe=False,
+                            encoder=DjangoJSONEncoder)
     header, table = rows_table(list(rows))
     buffer = io.StringIO()
     write_rows(buffer, header, table)

@@ -20,12 +20,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from ..archive import FORMAT, FORMAT_VERSION, MANIFEST, manifest_json
 from ..assets_hook import ASSET_MODES, export_assets
-from ..basic_data import basic_data_all, rows_table
+from ..basic_data import basic_data_all, row_keys, row_values
 from ..csvsafe import write_rows
 from ..dbio import (
     HashingWriter,
@@ -271,7 +272,7 @@ def _pg_log_lines() -> Iterator[str]:
             'reason', failed_reason, 'tags', failure_tags)::text
             FROM {people} WHERE failed_at IS NOT NULL
         ) AS logs ORDER BY t, s, id"""
-    for batch in fetch_batches(sql, size=20000):
+    for batch in fetch_batches(sql, size=5000):
         yield "".join(row[0] + "\n" for row in batch)
 
 
@@ -302,12 +303,21 @@ def _json_cells(row: list[Any]) -> list[Any]:
 
 
 def write_basic_data(writer: _Writer, experiment: Any, *, anonymize: bool) -> list[str]:
+    """data/basic_<sheet>.csv. Rows may be any iterable (a generator keeps memory flat): they
+    are spilled to a temporary file while the header (every key seen) is collected."""
     names = []
     for sheet, rows in basic_data_all(experiment, anonymize=anonymize).items():
-        header, table = rows_table(list(rows))
         name = f"data/basic_{''.join(c if c.isalnum() or c in '-_' else '_' for c in sheet)}.csv"
-        with writer.text(name) as text:
-            write_rows(text, header, (_json_cells(r) for r in table))
+        header: dict[str, None] = {}
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as spill:
+            for row in rows:
+                row_keys(header, row)
+                spill.write(json.dumps(row, cls=DjangoJSONEncoder) + "\n")
+            spill.seek(0)
+            keys = list(header)
+            with writer.text(name) as text:
+                write_rows(text, keys, (_json_cells(row_values(keys, json.loads(line)))
+                                        for line in spill))
         names.append(name)
     return names
 

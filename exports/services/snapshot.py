@@ -3,10 +3,11 @@
 Cheap when nothing changed: one query reads a change fingerprint of the exported tables (on
 PostgreSQL the cumulative insert/update/delete counters of pg_stat_user_tables plus each table's
 max id, so a fresh insert shows at once even before statistics are flushed) together with the
-last snapshot's fingerprint and an advisory lock; equal → done. The fingerprint is read before
+last snapshot's fingerprint; equal → done. The fingerprint is read before
 the data, so a change it misses is in the data, or makes the next fingerprint differ.
 """
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -33,31 +34,39 @@ def _max_id_columns() -> list[tuple[str, str]]:
             if isinstance(t.model._meta.pk, integer)]
 
 
+@functools.cache
 def _fingerprint_sql() -> tuple[str, list]:
     names = [t.name for t in export_tables()]
     max_ids = " || ',' || ".join(
-        f"coalesce((SELECT max({qn(pk)}) FROM {qn(name)})::text, '-')" for name, pk in _max_id_columns()
+        f"coalesce(CAST((SELECT max({qn(pk)}) FROM {qn(name)}) AS TEXT), '-')" for name, pk in _max_id_columns()
     ) or "''"
     if is_postgres():
         stats = ("(SELECT coalesce(string_agg(relname || ':' || n_tup_ins || ':' || n_tup_upd || ':' "
                  "|| n_tup_del, ',' ORDER BY relname), '') FROM pg_stat_user_tables "
                  "WHERE schemaname = current_schema() AND relname = ANY(%s))")
-        return f"md5({stats} || '|' || {max_ids})", [names]
+        return f"md5({stats} || '|' || {max_ids})", [tuple(names)]
     counts = " || ',' || ".join(f"(SELECT count(*) FROM {qn(n)})" for n in names) or "''"
     return f"({counts} || '|' || {max_ids})", []
 
 
-def snapshot_status() -> tuple[bool, str, str | None]:
-    """(lock acquired, current fingerprint, last snapshot's fingerprint) in one query."""
+def snapshot_status() -> tuple[str, str | None]:
+    """(current fingerprint, last snapshot's fingerprint), read in one query."""
     fingerprint, params = _fingerprint_sql()
     last = (f"(SELECT fingerprint FROM {qn(Snapshot._meta.db_table)} "
             "ORDER BY created_at DESC, id DESC LIMIT 1)")
-    lock = "pg_try_advisory_lock(%s)" if is_postgres() else "1"
-    lock_params = [LOCK_KEY] if is_postgres() else []
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {lock}, {fingerprint}, {last}", [*lock_params, *params])
-        acquired, current, previous = cursor.fetchone()
-    return bool(acquired), hashlib.sha256(str(current).encode()).hexdigest(), previous
+        cursor.execute(f"SELECT {fingerprint}, {last}",
+                       [list(p) if isinstance(p, tuple) else p for p in params])
+        current, previous = cursor.fetchone()
+    return hashlib.sha256(str(current).encode()).hexdigest(), previous
+
+
+def _try_lock() -> bool:
+    if not is_postgres():
+        return True  # embedded SQLite: one machine, one beat
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+        return bool(cursor.fetchone()[0])
 
 
 def _unlock() -> None:
@@ -67,13 +76,20 @@ def _unlock() -> None:
 
 
 def snapshot_take(*, force: bool = False) -> Snapshot | None:
-    """Take a snapshot if the data changed since the last one (or `force`); None if skipped."""
+    """Take a snapshot if the data changed since the last one (or `force`); None if skipped.
+
+    Nothing changed: one query. Changed: an advisory lock (so overlapping beat runs or several
+    beat processes never write two snapshots at once), a re-check under it, then the snapshot.
+    """
     if connection.in_atomic_block:
         raise RuntimeError("snapshot_take reads its own snapshot; call it outside a transaction")
-    acquired, fingerprint, previous = snapshot_status()
-    if not acquired:
-        return None  # another snapshot is running
+    fingerprint, previous = snapshot_status()
+    if fingerprint == previous and not force:
+        return None
+    if not _try_lock():
+        return None  # another snapshot is being taken
     try:
+        fingerprint, previous = snapshot_status()
         if fingerprint == previous and not force:
             return None
         return _write_snapshot(fingerprint)

@@ -33,8 +33,8 @@ def test_snapshot_only_when_changed_and_cheap_otherwise(artifacts, django_assert
     assert "manifest.json" in names and "database/experiments_response.csv" in names
     assert not any(n.startswith(("data/", "source/")) for n in names)
 
-    with django_assert_max_num_queries(2):
-        assert snapshot_take() is None  # nothing changed: one status query and the unlock
+    with django_assert_max_num_queries(1):
+        assert snapshot_take() is None  # nothing changed: one query
 
     run_bot(worker_id="w2", steps=2)  # inserts: max ids move at once
     second = snapshot_take()
