@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from ..archive import FORMAT, FORMAT_VERSION, MANIFEST, manifest_json
@@ -151,39 +151,38 @@ def _write_part(cursor, writer: _Writer, part: SheetPart) -> None:
             write_rows(text, [c.header for c in part.columns], part_rows(part, cursor))
 
 
-class _SheetsInParallel:
-    """data/ sheets written by a second connection on the same snapshot, beside database/.
+class _SecondLane:
+    """Work done by a second connection on the same snapshot, beside the database/ dump.
 
     The export's transaction publishes its snapshot (pg_export_snapshot(), as pg_dump -j does);
-    a thread opens its own connection, adopts that snapshot and runs the sheets' COPYs, so the
-    server formats both streams at once and both describe the same instant.
+    a thread's own connection adopts it, so the server formats two streams at once and both
+    describe the same instant. Everything the thread reads through Django's connection (COPY,
+    server cursors, the ORM) is inside that snapshot.
     """
 
-    def __init__(self, cursor, writer: _Writer, *, anonymize: bool, progress: ProgressFactory) -> None:
+    def __init__(self, cursor, work: Callable[[Any], Any]) -> None:
         cursor.execute("SELECT pg_export_snapshot()")
         self.snapshot_id = cursor.fetchone()[0]
-        self.writer, self.anonymize, self.progress = writer, anonymize, progress
-        self.result: list[str] = []
+        self.work = work
+        self.result: Any = None
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="export-sheets", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="export-lane", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        conn = connections.create_connection(DEFAULT_DB_ALIAS)
         try:
-            with conn.cursor() as cursor:
+            with connection.cursor() as cursor:  # this thread's own connection
                 begin_snapshot(cursor, self.snapshot_id)
                 try:
-                    self.result = write_sheets(cursor, self.writer, anonymize=self.anonymize,
-                                               progress=self.progress)
+                    self.result = self.work(cursor)
                 finally:
                     cursor.execute("ROLLBACK")
         except BaseException as exc:  # re-raised in the export's thread by join()
             self.error = exc
         finally:
-            conn.close()
+            connection.close()
 
-    def join(self) -> list[str]:
+    def join(self) -> Any:
         self.thread.join()
         if self.error is not None:
             raise self.error
@@ -375,24 +374,28 @@ def write_export(root: Path, *, assets: str, anonymize: bool, source: bool,
     with read_snapshot() as cursor:
         manifest["deployment"] = _deployment(cursor)
         manifest["database"] = {"vendor": connection.vendor, "migrations": _migrations(cursor)}
-        sheets = None
-        if kind == "export" and is_postgres():
-            sheets = _SheetsInParallel(cursor, writer, anonymize=anonymize, progress=progress)
+
+        def second_lane(lane_cursor) -> tuple[list[str], int]:
+            names = write_sheets(lane_cursor, writer, anonymize=anonymize, progress=progress)
+            return names, write_logs(writer, progress=progress)
+
+        lane = _SecondLane(cursor, second_lane) if kind == "export" and is_postgres() else None
+        basic: list[str] = []
         try:
-            counts = dump_tables(cursor, writer, tables, anonymize=anonymize, progress=progress)
+            manifest["row_counts"] = dump_tables(cursor, writer, tables, anonymize=anonymize,
+                                                 progress=progress)
+            if kind == "export":
+                if experiment is not None:
+                    basic = write_basic_data(writer, experiment, anonymize=anonymize)
+                manifest["assets"] = export_assets(writer, mode=assets, anonymize=anonymize,
+                                                   progress=progress)
         finally:
-            names = sheets.join() if sheets is not None else None
-        manifest["row_counts"] = counts
+            lane_result = lane.join() if lane is not None else None
         manifest["tables"] = {t.name: {"model": t.label, "columns": list(t.columns)} for t in tables}
         if kind == "export":
-            if names is None:
-                names = write_sheets(cursor, writer, anonymize=anonymize, progress=progress)
-            manifest["sheets"] = names
-            manifest["log_lines"] = write_logs(writer, progress=progress)
-            if experiment is not None:
-                manifest["sheets"] += write_basic_data(writer, experiment, anonymize=anonymize)
-            manifest["assets"] = export_assets(writer, mode=assets, anonymize=anonymize,
-                                               progress=progress)
+            names, log_lines = lane_result if lane_result is not None else second_lane(cursor)
+            manifest["sheets"] = names + basic
+            manifest["log_lines"] = log_lines
     if kind == "export":
         manifest["experiment"] = ({"label": experiment.label, "source_hash": experiment.source_hash,
                                    "path": Path(experiment.path).name} if experiment else None)

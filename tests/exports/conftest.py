@@ -74,3 +74,50 @@ def artifacts(settings, tmp_path):
         "OPTIONS": {"location": str(folder)},
     }}
     return folder
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's S3-compatible server, a real HTTP server on 127.0.0.1, for the session."""
+    import socket
+    import time
+
+    import requests
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1",
+                               "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            requests.get(endpoint, timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    yield endpoint
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture
+def s3_artifacts(settings, moto_endpoint, monkeypatch):
+    """Artifact storage in a bucket of the moto server (django-storages' S3Storage)."""
+    import uuid
+
+    import boto3
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    bucket = f"artifacts-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket=bucket)
+    settings.STORAGES = {**settings.STORAGES, "artifacts": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"bucket_name": bucket, "location": "artifacts", "endpoint_url": moto_endpoint,
+                    "file_overwrite": False, "default_acl": None,
+                    "access_key": "testing", "secret_key": "testing", "region_name": "us-east-1"},
+    }}
+    return client, bucket

@@ -83,3 +83,27 @@ def test_snapshot_task_runs_the_service(artifacts):
     run_bot(worker_id="w")
     assert task.apply().get() is True
     assert task.apply().get() is False
+
+
+def test_snapshots_go_to_s3_and_restore_from_there(s3_artifacts, settings, tmp_path):
+    client, bucket = s3_artifacts
+    settings.SNAPSHOT_KEEP = 1
+    run_bot(worker_id="w1")
+    first = snapshot_take()
+    run_bot(worker_id="w2", steps=3)
+    second = snapshot_take()
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert keys == [f"artifacts/{second.artifact}"]  # the older one was pruned
+    assert first.artifact != second.artifact
+    body = client.get_object(Bucket=bucket, Key=keys[0])["Body"].read()
+    (tmp_path / "s.zip").write_bytes(body)
+    Archive(tmp_path / "s.zip").verify()
+
+    from django.core.management import call_command
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE experiments_participant, experiments_deployment CASCADE")
+    call_command("restore", "--latest-snapshot")
+    from experiments.models import Participant, Response
+
+    assert Participant.objects.count() == 2 and Response.objects.count() == 13
