@@ -47,7 +47,9 @@ def _project_app(app_config) -> bool:
         Path(app_config.path).resolve().relative_to(base)
     except ValueError:
         return False
-    return ".venv" not in Path(app_config.path).parts and app_config.label not in EXCLUDED_APPS
+    parts = set(Path(app_config.path).parts)
+    installed = parts & {".venv", "venv", "site-packages", "dist-packages"}
+    return not installed and app_config.label not in EXCLUDED_APPS
 
 
 def export_tables() -> list[Table]:

@@ -24,6 +24,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
+from .. import sheets as sheet_registry
 from ..archive import FORMAT, FORMAT_VERSION, MANIFEST, manifest_json
 from ..assets_hook import ASSET_MODES, export_assets
 from ..basic_data import basic_data_all, row_keys, row_values
@@ -39,7 +40,7 @@ from ..dbio import (
     sqlite_table_rows,
     table_select,
 )
-from ..sheets import IDENTIFIERS_SHEET, SHEETS, SheetPart, part_rows, part_sql, sheet_parts
+from ..sheets import SheetPart, part_rows, part_sql, sheet_parts
 from ..tables import Table, export_tables
 
 #: progress(description, total) returns a tqdm-like bar: update(n), close().
@@ -191,7 +192,8 @@ class _SecondLane:
 
 def write_sheets(cursor, writer: _Writer, *, anonymize: bool, progress: ProgressFactory) -> list[str]:
     """data/*.csv from the SHEETS registry (+ participant_identifiers.csv unless anonymised)."""
-    sheets = list(SHEETS) + ([] if anonymize else [IDENTIFIERS_SHEET])
+    # Read at call time, so sheets appended by other apps (or tests) are included.
+    sheets = list(sheet_registry.SHEETS) + ([] if anonymize else [sheet_registry.IDENTIFIERS_SHEET])
     parts = [part for sheet in sheets for part in sheet_parts(sheet, cursor)]
     bar = progress("analysis sheets", len(parts))
     try:

@@ -164,3 +164,35 @@ def test_export_command_replaces_an_earlier_export_and_writes_zip(tmp_path):
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["row_counts"][
         "experiments_participant"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.zip"]
+
+
+def test_every_project_table_is_exported_and_nothing_else():
+    from django.apps import apps
+
+    from exports.tables import export_tables
+
+    names = {t.name for t in export_tables()}
+    expected = {m._meta.db_table for app in ("experiments", "assets", "sync")
+                for m in apps.get_app_config(app).get_models(include_auto_created=True)}
+    assert names == expected
+    assert not names & {"auth_user", "django_session", "exports_exportjob", "exports_snapshot"}
+
+
+def test_sheet_registry_skips_missing_models_and_splits_by_a_column(tmp_path, monkeypatch):
+    """The hook trials/nodes/assets/sync sheets use: one declaration, split and unpacked."""
+    from exports import sheets
+
+    run_bot(worker_id="w")
+    monkeypatch.setattr(sheets, "SHEETS", [
+        *sheets.SHEETS,
+        sheets.Sheet("events", "experiments.TimelineEvent", unpack=("value",), split_by="kind"),
+        sheets.Sheet("widgets", "experiments.NoSuchModel"),
+    ])
+    root = export_create(path=tmp_path / "out").path
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert "data/events.csv" in manifest["sheets"] and not (root / "data" / "widgets.csv").exists()
+    all_events = read_csv(root / "data" / "events.csv")
+    by_kind = {p.stem: read_csv(p) for p in (root / "data" / "events").iterdir()}
+    assert set(by_kind) == {e["kind"] for e in all_events}
+    assert sum(len(rows) for rows in by_kind.values()) == len(all_events)
+    assert all(row["kind"] == kind for kind, rows in by_kind.items() for row in rows)
