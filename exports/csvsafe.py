@@ -35,12 +35,15 @@ def sql_neutralise(expression: str) -> str:
 
 def cell(value: Any) -> str:
     """A Python value as an analysis-file cell."""
+    kind = type(value)
+    if kind is str:
+        return neutralise(value)
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if kind is bool:
         return "true" if value else "false"
-    if isinstance(value, str):
-        return neutralise(value)
+    if kind is int or kind is float:
+        return str(value)  # a number is never a formula
     return neutralise(str(value))
 
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 from .. import sheets as sheet_registry
 from ..archive import FORMAT, FORMAT_VERSION, MANIFEST, manifest_json
 from ..assets_hook import ASSET_MODES, export_assets
-from ..basic_data import basic_data_all, row_keys, row_values
+from ..basic_data import basic_data_all, row_keys
 from ..csvsafe import write_rows
 from ..dbio import (
     HashingWriter,
@@ -310,15 +310,17 @@ def write_basic_data(writer: _Writer, experiment: Any, *, anonymize: bool) -> li
     for sheet, rows in basic_data_all(experiment, anonymize=anonymize).items():
         name = f"data/basic_{''.join(c if c.isalnum() or c in '-_' else '_' for c in sheet)}.csv"
         header: dict[str, None] = {}
+        encode = DjangoJSONEncoder().encode
         with tempfile.TemporaryFile("w+", encoding="utf-8") as spill:
             for row in rows:
                 row_keys(header, row)
-                spill.write(json.dumps(row, cls=DjangoJSONEncoder) + "\n")
+                spill.write(encode(row) + "\n")
             spill.seek(0)
             keys = list(header)
             with writer.text(name) as text:
-                write_rows(text, keys, (_json_cells(row_values(keys, json.loads(line)))
-                                        for line in spill))
+                # Spilled rows are JSON objects again, so their keys are strings already.
+                write_rows(text, keys, (_json_cells([row.get(k) for k in keys] if isinstance(row, dict)
+                                                    else [row]) for row in map(json.loads, spill)))
         names.append(name)
     return names
 
