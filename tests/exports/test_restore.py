@@ -161,3 +161,15 @@ def test_restore_refuses_garbage(tmp_path, exported):
     manifest["row_counts"]["experiments_participant"] = 999
     (bad_rows / "manifest.json").write_text(json.dumps(manifest))
     _refused(bad_rows, "the manifest says 999")
+
+
+def test_an_anonymised_export_restores_without_identifiers(exported, tmp_path):
+    from experiments.models import Participant
+
+    anonymous = export_create(path=tmp_path / "anon", anonymize=True).path
+    before = _counts()
+    _emptied()
+    database_restore(path=anonymous)
+    assert _counts() == before
+    assert set(Participant.objects.values_list("worker_id", flat=True)) == {""}
+    assert all(len(t) == 64 for t in Participant.objects.values_list("token", flat=True))
