@@ -6,19 +6,16 @@ source/ (the experiment folder), logs.jsonl. All database reads share one REPEAT
 snapshot, tables stream through COPY, so memory stays flat whatever the size of the study.
 """
 
-import heapq
-import io
 import json
 import os
 import shutil
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
@@ -30,10 +27,8 @@ from ..assets_hook import ASSET_MODES, export_assets
 from ..basic_data import basic_data_all, row_keys
 from ..csvsafe import write_rows
 from ..dbio import (
-    HashingWriter,
     begin_snapshot,
     copy_to,
-    fetch_batches,
     is_postgres,
     qn,
     read_snapshot,
@@ -42,6 +37,8 @@ from ..dbio import (
 )
 from ..sheets import SheetPart, part_rows, part_sql, sheet_parts
 from ..tables import Table, export_tables
+from .files import ExportWriter, zip_folder
+from .logs import write_logs
 
 #: progress(description, total) returns a tqdm-like bar: update(n), close().
 ProgressFactory = Callable[[str, int], Any]
@@ -73,54 +70,9 @@ class ExportResult:
     manifest: dict[str, Any]
 
 
-@dataclass
-class _Writer:
-    """Writes files under the staging root and records their checksums for the manifest."""
-
-    root: Path
-    files: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def binary(self, name: str) -> "_Sink":
-        return _Sink(self, name)
-
-    def text(self, name: str) -> "_TextSink":
-        return _TextSink(self, name)
-
-    def record(self, name: str, sha256: str, size: int) -> None:
-        self.files[name] = {"sha256": sha256, "size": size}
-
-
-class _Sink:
-    def __init__(self, writer: _Writer, name: str) -> None:
-        self.writer, self.name = writer, name
-        path = writer.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.stream = open(path, "wb")  # noqa: SIM115 (closed in __exit__)
-        self.hashing = HashingWriter(self.stream)
-
-    def __enter__(self) -> HashingWriter:
-        return self.hashing
-
-    def __exit__(self, *exc) -> None:
-        self.stream.close()
-        if exc[0] is None:
-            self.writer.record(self.name, self.hashing.hexdigest, self.hashing.size)
-
-
-class _TextSink(_Sink):
-    def __enter__(self) -> IO[str]:  # type: ignore[override]
-        self.text = io.TextIOWrapper(self.hashing, encoding="utf-8", newline="")
-        return self.text
-
-    def __exit__(self, *exc) -> None:
-        self.text.flush()
-        self.text.detach()
-        super().__exit__(*exc)
-
-
 # --- pieces -------------------------------------------------------------------------------------
 
-def dump_tables(cursor, writer: _Writer, tables: list[Table], *, anonymize: bool,
+def dump_tables(cursor, writer: ExportWriter, tables: list[Table], *, anonymize: bool,
                 progress: ProgressFactory) -> dict[str, int]:
     """database/<table>.csv for each table; returns row counts read in the same snapshot."""
     counts: dict[str, int] = {}
@@ -142,7 +94,7 @@ def dump_tables(cursor, writer: _Writer, tables: list[Table], *, anonymize: bool
     return counts
 
 
-def _write_part(cursor, writer: _Writer, part: SheetPart) -> None:
+def _write_part(cursor, writer: ExportWriter, part: SheetPart) -> None:
     if is_postgres():
         sql, params = part_sql(part)
         with writer.binary(part.path) as out:
@@ -190,7 +142,7 @@ class _SecondLane:
         return self.result
 
 
-def write_sheets(cursor, writer: _Writer, *, anonymize: bool, progress: ProgressFactory) -> list[str]:
+def write_sheets(cursor, writer: ExportWriter, *, anonymize: bool, progress: ProgressFactory) -> list[str]:
     """data/*.csv from the SHEETS registry (+ participant_identifiers.csv unless anonymised)."""
     # Read at call time, so sheets appended by other apps (or tests) are included.
     sheets = list(sheet_registry.SHEETS) + ([] if anonymize else [sheet_registry.IDENTIFIERS_SHEET])
@@ -205,105 +157,11 @@ def write_sheets(cursor, writer: _Writer, *, anonymize: bool, progress: Progress
     return [p.path for p in parts]
 
 
-def _json(raw: Any) -> Any:
-    """Raw-cursor JSON arrives as text (Django's psycopg loader; SQLite stores text)."""
-    if isinstance(raw, str):
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw
-    return raw
-
-
-def _log_streams() -> list[Iterator[tuple[Any, int, dict[str, Any]]]]:
-    """Sources of logs.jsonl, each ordered by time: (time, tiebreak, record)."""
-    from experiments.models import Participant, TimelineEvent
-
-    events, people = qn(TimelineEvent._meta.db_table), qn(Participant._meta.db_table)
-
-    def timeline() -> Iterator:
-        sql = (f"SELECT created_at, id, participant_id, kind, label, value FROM {events} "
-               "ORDER BY created_at, id")
-        for batch in fetch_batches(sql):
-            for t, pk, pid, kind, label, value in batch:
-                value = _json(value)
-                yield t, pk, {"time": t, "source": "timeline", "participant_id": pid,
-                              "event": kind, "label": label, "value": value}
-
-    def lifecycle(column: str, event: str, extra: str = "") -> Callable[[], Iterator]:
-        def rows() -> Iterator:
-            sql = (f"SELECT {column}, id{extra} FROM {people} WHERE {column} IS NOT NULL "
-                   f"ORDER BY {column}, id")
-            for batch in fetch_batches(sql):
-                for row in batch:
-                    record = {"time": row[0], "source": "participant", "participant_id": row[1],
-                              "event": event}
-                    if extra:
-                        record.update(reason=row[2], tags=_json(row[3]))
-                    yield row[0], row[1], record
-        return rows
-
-    return [timeline(), lifecycle("created_at", "participant_created")(),
-            lifecycle("completed_at", "participant_completed")(),
-            lifecycle("failed_at", "participant_failed", ", failed_reason, failure_tags")()]
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-def _pg_log_lines() -> Iterator[str]:
-    """logs.jsonl lines built and ordered by PostgreSQL (the same records as _log_streams)."""
-    from experiments.models import Participant, TimelineEvent
-
-    events, people = qn(TimelineEvent._meta.db_table), qn(Participant._meta.db_table)
-    sql = f"""
-        SELECT line FROM (
-          SELECT created_at AS t, 0 AS s, id, json_build_object('time', created_at,
-            'source', 'timeline', 'participant_id', participant_id, 'event', kind,
-            'label', label, 'value', value)::text AS line FROM {events}
-          UNION ALL SELECT created_at, 1, id, json_build_object('time', created_at,
-            'source', 'participant', 'participant_id', id, 'event', 'participant_created')::text
-            FROM {people}
-          UNION ALL SELECT completed_at, 2, id, json_build_object('time', completed_at,
-            'source', 'participant', 'participant_id', id, 'event', 'participant_completed')::text
-            FROM {people} WHERE completed_at IS NOT NULL
-          UNION ALL SELECT failed_at, 3, id, json_build_object('time', failed_at,
-            'source', 'participant', 'participant_id', id, 'event', 'participant_failed',
-            'reason', failed_reason, 'tags', failure_tags)::text
-            FROM {people} WHERE failed_at IS NOT NULL
-        ) AS logs ORDER BY t, s, id"""
-    for batch in fetch_batches(sql, size=5000):
-        yield "".join(row[0] + "\n" for row in batch)
-
-
-def write_logs(writer: _Writer, *, progress: ProgressFactory) -> int:
-    """logs.jsonl: timeline events and participant lifecycle, merged in time order."""
-    n = 0
-    bar = progress("logs", 0)
-    with writer.text("logs.jsonl") as text:
-        if is_postgres():
-            for chunk in _pg_log_lines():
-                text.write(chunk)
-                lines = chunk.count("\n")
-                n += lines
-                bar.update(lines)
-        else:
-            merged = heapq.merge(*_log_streams(), key=lambda item: (str(item[0]), item[1]))
-            for _t, _pk, record in merged:
-                record["time"] = _iso(record["time"])
-                text.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
-                n += 1
-                bar.update(1)
-    bar.close()
-    return n
-
-
 def _json_cells(row: list[Any]) -> list[Any]:
     return [json.dumps(v, default=str) if isinstance(v, (dict, list)) else v for v in row]
 
 
-def write_basic_data(writer: _Writer, experiment: Any, *, anonymize: bool) -> list[str]:
+def write_basic_data(writer: ExportWriter, experiment: Any, *, anonymize: bool) -> list[str]:
     """data/basic_<sheet>.csv. Rows may be any iterable (a generator keeps memory flat): they
     are spilled to a temporary file while the header (every key seen) is collected."""
     names = []
@@ -325,7 +183,7 @@ def write_basic_data(writer: _Writer, experiment: Any, *, anonymize: bool) -> li
     return names
 
 
-def copy_source(writer: _Writer, folder: Path) -> int:
+def copy_source(writer: ExportWriter, folder: Path) -> int:
     """source/: the experiment folder (no caches, no hidden files, no symlinks followed)."""
     n = 0
     for path in sorted(folder.rglob("*")):
@@ -362,7 +220,7 @@ def write_export(root: Path, *, assets: str, anonymize: bool, source: bool,
     """Write a complete export (or, with kind="snapshot", only database/) into `root`."""
     from experiments.loading import get_experiment
 
-    writer = _Writer(root)
+    writer = ExportWriter(root)
     experiment = None
     warnings: list[str] = []
     if kind == "export":
@@ -463,14 +321,6 @@ def _check_destination(final: Path, zip_: bool) -> None:
     if any(final.iterdir()) and not (final / MANIFEST).is_file():
         raise ExportOptionError(
             f"{final} exists, is not empty and is not a Chorus export; choose another --path")
-
-
-def zip_folder(folder: Path, target: IO[bytes]) -> None:
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1,
-                         allowZip64=True) as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                archive.write(path, path.relative_to(folder).as_posix())
 
 
 def export_create(*, path: str | Path, assets: str = "experiment", anonymize: bool = False,

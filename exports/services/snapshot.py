@@ -22,7 +22,8 @@ from ..dbio import is_postgres, qn
 from ..models import Snapshot
 from ..storage import artifact_storage
 from ..tables import export_tables
-from .export import write_export, zip_folder
+from .export import write_export
+from .files import zip_folder
 
 #: pg_advisory_lock key of the snapshot task ("chorus snapshot").
 LOCK_KEY = 0x63686F72_736E6170 & 0x7FFFFFFFFFFFFFFF
