@@ -104,8 +104,8 @@ def _write_part(cursor, writer: ExportWriter, part: SheetPart) -> None:
             write_rows(text, [c.header for c in part.columns], part_rows(part, cursor))
 
 
-class _SecondLane:
-    """Work done by a second connection on the same snapshot, beside the database/ dump.
+class _Lane:
+    """Work done on another connection on the same snapshot, beside the database/ dump.
 
     The export's transaction publishes its snapshot (pg_export_snapshot(), as pg_dump -j does);
     a thread's own connection adopts it, so the server formats two streams at once and both
@@ -241,18 +241,26 @@ def write_export(root: Path, *, assets: str, anonymize: bool, source: bool,
             names = write_sheets(lane_cursor, writer, anonymize=anonymize, progress=progress)
             return names, write_logs(writer, progress=progress)
 
-        lane = _SecondLane(cursor, second_lane) if kind == "export" and is_postgres() else None
-        basic: list[str] = []
+        def basic_lane(lane_cursor) -> list[str]:
+            if experiment is None:
+                return []
+            return write_basic_data(writer, experiment, anonymize=anonymize)
+
+        parallel = kind == "export" and is_postgres()
+        lane = _Lane(cursor, second_lane) if parallel else None
+        # The researcher's basic data is Python work (the ORM): it overlaps the server's COPYs.
+        basic_thread = _Lane(cursor, basic_lane) if parallel else None
         try:
             manifest["row_counts"] = dump_tables(cursor, writer, tables, anonymize=anonymize,
                                                  progress=progress)
             if kind == "export":
-                if experiment is not None:
-                    basic = write_basic_data(writer, experiment, anonymize=anonymize)
                 manifest["assets"] = export_assets(writer, mode=assets, anonymize=anonymize,
                                                    progress=progress)
         finally:
+            basic = basic_thread.join() if basic_thread is not None else None
             lane_result = lane.join() if lane is not None else None
+        if kind == "export" and basic is None:
+            basic = basic_lane(cursor)
         manifest["tables"] = {t.name: {"model": t.label, "columns": list(t.columns)} for t in tables}
         if kind == "export":
             names, log_lines = lane_result if lane_result is not None else second_lane(cursor)
