@@ -93,8 +93,11 @@ class _JobProgress:
         self.conn.inc_thread_sharing()  # the export writes data/ sheets from a second thread
         self.lock = threading.Lock()
         self.last = 0.0
+        self.fraction = 0.0
 
     def write(self, stage: str, fraction: float, force: bool = False) -> None:
+        # Stages run side by side (lanes), so the bar only ever moves forward.
+        fraction = self.fraction = max(fraction, self.fraction)
         now = time.monotonic()
         if not force and now - self.last < 0.5:
             return
