@@ -179,8 +179,8 @@ def main() -> int:
         p = r["phases"]
         print(f"    of which database/ (all tables, raw, ordered by id): {p['dump_tables']:.2f} s "
               f"= {r['rows'] / p['dump_tables']:,.0f} rows/s -> ratio {r['copy_s'] / p['dump_tables']:.2f}; "
-              f"in parallel: data/ sheets {p['write_sheets']:.2f} s + logs {p['write_logs']:.2f} s; "
-              f"then basic data {p.get('write_basic_data', 0):.2f} s")
+              f"beside it (own lanes, same snapshot): data/ sheets {p['write_sheets']:.2f} s + logs "
+              f"{p['write_logs']:.2f} s; basic data {p.get('write_basic_data', 0):.2f} s")
         print(f"  export process peak RSS: {r['peak_rss'] / 2**20:.0f} MB (aim < 300 MB)")
         print(f"  snapshot with nothing changed: {r['snapshot_ms']:.2f} ms, {r['snapshot_queries']} queries "
               f"(a SELECT 1 round trip: {r['ping_ms']:.2f} ms)")
