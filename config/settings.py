@@ -185,3 +185,42 @@ CELERY_BEAT_SCHEDULE["trials-release-abandoned"] = {
     "schedule": env_float("TRIALS_RELEASE_ABANDONED_INTERVAL", 60.0),
     "options": {"expires": env_float("TRIALS_RELEASE_ABANDONED_INTERVAL", 60.0)},
 }
+
+# --- exports ---
+# Snapshots of the database/ tables go to artifact storage every SNAPSHOT_INTERVAL seconds (when
+# anything changed); the newest SNAPSHOT_KEEP are kept. Artifact storage is a local folder, or an
+# S3 bucket when ARTIFACTS_S3_BUCKET is set (django-storages; AWS_* credentials from the env).
+SNAPSHOT_ENABLED = env_bool("SNAPSHOT_ENABLED", True)
+SNAPSHOT_INTERVAL = env_float("SNAPSHOT_INTERVAL", 60.0)
+SNAPSHOT_KEEP = env_int("SNAPSHOT_KEEP", 10)
+# An API token for /basic_data (sent as "Authorization: Token <token>"); empty: staff only.
+BASIC_DATA_TOKEN = env_str("BASIC_DATA_TOKEN")
+EXPORT_ASSETS_HOOK = env_str("EXPORT_ASSETS_HOOK", "assets.exporting.export_assets")
+ARTIFACTS_S3_BUCKET = env_str("ARTIFACTS_S3_BUCKET")
+if ARTIFACTS_S3_BUCKET:
+    STORAGES["artifacts"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ARTIFACTS_S3_BUCKET,
+            "location": env_str("ARTIFACTS_S3_PREFIX", "artifacts"),
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": True,
+        },
+    }
+else:
+    STORAGES["artifacts"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env_str("ARTIFACTS_DIR", str(VAR_DIR / "artifacts"))},
+    }
+CELERY_BEAT_SCHEDULE["exports-snapshot"] = {
+    "task": "exports.tasks.snapshot_take",
+    "schedule": SNAPSHOT_INTERVAL,
+    "options": {"expires": SNAPSHOT_INTERVAL},
+}
+CELERY_BEAT_SCHEDULE["exports-requeue-jobs"] = {
+    "task": "exports.tasks.export_jobs_requeue",
+    "schedule": 60.0,
+    "options": {"expires": 60.0},
+}

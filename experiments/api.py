@@ -3,6 +3,9 @@
 Names also live in their home modules; this facade gathers them from every app.
 """
 
+# --- exports ---
+from exports.basic_data import DataError  # get_basic_data raises it for an unknown sheet
+
 from .experiment import Experiment
 from .timeline import (
     AudioPrompt,
@@ -51,3 +54,5 @@ __all__ += [
     "ChainNetwork", "ChainNode", "ChainTrial", "ChainTrialMaker", "Network", "Node", "StaticNode",
     "StaticTrial", "StaticTrialMaker", "Trial", "TrialMaker",
 ]
+
+__all__ += ["DataError"]  # --- exports ---

@@ -1,0 +1,175 @@
+"""restore: round trip into a fresh database, and refusals that leave the database unchanged."""
+
+import filecmp
+import json
+import shutil
+import zipfile
+
+import psycopg
+import pytest
+from django.db import connection
+
+from exports.services import RestoreError, database_restore, export_create
+
+from .conftest import manage, run_bot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _counts() -> dict[str, int]:
+    from exports.tables import export_tables
+
+    with connection.cursor() as cursor:
+        out = {}
+        for table in export_tables():
+            cursor.execute(f'SELECT count(*) FROM "{table.name}"')
+            out[table.name] = cursor.fetchone()[0]
+        return out
+
+
+@pytest.fixture
+def exported(tmp_path):
+    for i in range(3):
+        run_bot(worker_id=f"w{i}")
+    run_bot(worker_id="partial", steps=4)
+    return export_create(path=tmp_path / "export").path
+
+
+@pytest.fixture
+def fresh_database():
+    """A second, freshly migrated database (restore's real target), dropped afterwards."""
+    name = f"{connection.settings_dict['NAME']}_fresh"
+    admin = psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True)
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgres://postgres@127.0.0.1:5432/{name}"
+    migrated = manage("migrate", "-v", "0", env={"DATABASE_URL": url})
+    assert migrated.returncode == 0, migrated.stderr
+    yield url
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def test_round_trip_export_restore_export_gives_identical_database_files(exported, fresh_database, tmp_path):
+    restored = manage("restore", str(exported), env={"DATABASE_URL": fresh_database})
+    assert restored.returncode == 0, restored.stderr
+    assert "Restored" in restored.stdout
+    again = manage("export", "--path", str(tmp_path / "again"), "-v", "0",
+                   env={"DATABASE_URL": fresh_database})
+    assert again.returncode == 0, again.stderr
+    names = sorted(p.name for p in (exported / "database").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "again" / "database").iterdir())
+    match, mismatch, errors = filecmp.cmpfiles(exported / "database", tmp_path / "again" / "database",
+                                               names, shallow=False)
+    assert mismatch == [] and errors == [] and match == names
+    # Sequences were reset: a new participant in the restored database gets a fresh id.
+    created = manage("shell", "-c", "from experiments import services; "
+                     "print(services.participant_create(worker_id='new').id)",
+                     env={"DATABASE_URL": fresh_database})
+    assert created.returncode == 0, created.stderr
+    exported_ids = [int(line.split(",")[0]) for line in
+                    (exported / "database" / "experiments_participant.csv").read_text().splitlines()[1:]]
+    assert int(created.stdout.strip().splitlines()[-1]) == max(exported_ids) + 1
+    # A second restore into the now non-empty database is refused.
+    twice = manage("restore", str(exported), env={"DATABASE_URL": fresh_database})
+    assert twice.returncode == 1 and "not empty" in twice.stderr
+
+
+def test_restore_in_process_after_emptying(exported, tmp_path):
+    before = _counts()
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE experiments_participant, experiments_deployment CASCADE")
+    assert sum(_counts().values()) == 0
+    result = database_restore(path=exported)
+    assert result.row_counts == before == _counts()
+    zipped = export_create(path=tmp_path / "z", zip=True).path
+    with zipfile.ZipFile(zipped) as archive:
+        for name in archive.namelist():
+            if name.startswith("database/"):
+                assert archive.read(name) == (exported / name).read_bytes(), name
+
+
+def _refused(path, match: str) -> None:
+    before = _counts()
+    with pytest.raises(RestoreError, match=match):
+        database_restore(path=path)
+    assert _counts() == before
+
+
+def _emptied() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE experiments_participant, experiments_deployment CASCADE")
+
+
+def test_restore_refuses_a_non_empty_database(exported):
+    _refused(exported, "not empty")
+
+
+def test_restore_refuses_unknown_format_version(exported):
+    _emptied()
+    manifest = json.loads((exported / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (exported / "manifest.json").write_text(json.dumps(manifest))
+    _refused(exported, "unknown format version 99")
+
+
+def test_restore_refuses_tampered_files(exported):
+    _emptied()
+    path = exported / "database" / "experiments_response.csv"
+    path.write_bytes(path.read_bytes().replace(b"Bot", b"Tob"))
+    _refused(exported, "checksum mismatch for database/experiments_response.csv")
+
+
+def test_restore_refuses_unlisted_files_and_unknown_tables(exported, tmp_path):
+    _emptied()
+    extra = exported / "database" / "auth_user.csv"
+    extra.write_text("id,username,password\n1,root,x\n")
+    _refused(exported, "not listed in manifest.json")
+    extra.unlink()
+    manifest = json.loads((exported / "manifest.json").read_text())
+    manifest["row_counts"]["evil_table"] = 1
+    (exported / "manifest.json").write_text(json.dumps(manifest))
+    _refused(exported, "table 'evil_table'")
+
+
+@pytest.mark.parametrize("member", ["../escape.csv", "/etc/passwd", "database/../../x.csv",
+                                    "database\\..\\x.csv"])
+def test_restore_refuses_traversal_paths_in_zip(exported, tmp_path, member):
+    _emptied()
+    target = tmp_path / "evil.zip"
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted(exported.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(exported).as_posix())
+        archive.writestr(member, "id\n1\n")
+    _refused(target, "leaves the archive|unsafe path")
+    assert not (tmp_path.parent / "escape.csv").exists()
+
+
+def test_restore_refuses_garbage(tmp_path, exported):
+    _emptied()
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"not a zip at all")
+    _refused(junk, "neither an export folder nor a zip")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _refused(empty, "no manifest.json")
+    _refused(tmp_path / "missing", "does not exist")
+    bad_rows = tmp_path / "bad_rows"
+    shutil.copytree(exported, bad_rows)
+    manifest = json.loads((bad_rows / "manifest.json").read_text())
+    manifest["row_counts"]["experiments_participant"] = 999
+    (bad_rows / "manifest.json").write_text(json.dumps(manifest))
+    _refused(bad_rows, "the manifest says 999")
+
+
+def test_an_anonymised_export_restores_without_identifiers(exported, tmp_path):
+    from experiments.models import Participant
+
+    anonymous = export_create(path=tmp_path / "anon", anonymize=True).path
+    before = _counts()
+    _emptied()
+    database_restore(path=anonymous)
+    assert _counts() == before
+    assert set(Participant.objects.values_list("worker_id", flat=True)) == {""}
+    assert all(len(t) == 64 for t in Participant.objects.values_list("token", flat=True))
