@@ -149,11 +149,13 @@ def _parse_uuid(value: Any) -> uuid.UUID:
 
 @transaction.atomic
 def response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
-                    metadata: dict[str, Any] | None = None) -> SubmitResult:
+                    metadata: dict[str, Any] | None = None,
+                    files: dict[str, Any] | None = None) -> SubmitResult:
     """Accept one answer to the participant's current page and move them on.
 
     Raises a SubmitError subclass (and changes nothing) for an unknown token, a stale or repeated
-    page_uuid, a malformed answer or one that validate() rejects.
+    page_uuid, a malformed answer or one that validate() rejects. `files` (uploads by field
+    name) go to controls that accept files (recordings), which keep them as assets.
     """
     page_uuid = _parse_uuid(page_uuid)
     if metadata is not None and not isinstance(metadata, dict):
@@ -168,9 +170,17 @@ def response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
     if page.terminal:
         raise StalePage("the experiment has ended for this participant", participant=participant)
     try:
-        answer = page.format_answer(raw_answer)
+        if getattr(page.control, "accepts_files", ()):
+            answer = page.control.format_upload(raw_answer, files=files or {}, page=page,
+                                                available=runner.available())
+        elif files:
+            raise AnswerFormatError("this page does not take files")
+        else:
+            answer = page.format_answer(raw_answer)
     except AnswerFormatError as exc:
-        raise BadAnswer(str(exc)) from None
+        error = BadAnswer(str(exc))
+        error.status = getattr(exc, "status", 400)  # uploads: 413 too large, 415 wrong type
+        raise error from None
     message = page.validate(answer, participant=participant, experiment=experiment)
     if message:
         raise AnswerRejected(str(message), participant=participant)

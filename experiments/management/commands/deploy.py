@@ -23,7 +23,13 @@ class Command(BaseCommand):
         def progress(description: str, total: int):
             return tqdm(total=total, desc=description, file=self.stderr, disable=total < 50)
 
-        deployment = deployment_create(experiment=experiment, progress=progress)
+        from assets.services import AssetDeployError
+
+        try:
+            deployment = deployment_create(experiment=experiment, progress=progress)
+        except AssetDeployError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(deployment.asset_report.summary())
         self.stdout.write(self.style.SUCCESS(
             f"Deployed '{deployment.label}' (deployment {deployment.id}, source {deployment.source_hash[:12]})"
         ))
