@@ -36,8 +36,8 @@ _SAFE_HEADERS = {
 }
 
 
-def _error(status: int, message: str, **extra) -> JsonResponse:
-    response = JsonResponse({"error": message, **extra}, status=status)
+def _error(code: int, message: str, **extra) -> JsonResponse:
+    response = JsonResponse({"error": message, **extra}, status=code)
     response["Cache-Control"] = "no-store"
     return response
 
