@@ -85,18 +85,27 @@ def asset_dirs(settings, tmp_path):
     return tmp_path
 
 
+#: One bucket per test session: experiments read its name once, when they are imported.
+SESSION_BUCKET = f"chorus-test-{uuid.uuid4().hex[:12]}"
+os.environ["CHORUS_TEST_BUCKET"] = SESSION_BUCKET
+
+
 @pytest.fixture
-def s3(settings, moto_server, monkeypatch):
-    """Settings pointing S3Storage at moto, and a fresh bucket (also named in the environment
-    for the S3 test experiment)."""
+def s3(settings, moto_server):
+    """Settings pointing S3Storage at moto, and the session's bucket, emptied."""
     settings.AWS_S3_ENDPOINT_URL = moto_server.endpoint
     settings.AWS_ACCESS_KEY_ID = "testing"
     settings.AWS_SECRET_ACCESS_KEY = "testing"
     settings.AWS_S3_REGION_NAME = "us-east-1"
-    bucket = f"chorus-test-{uuid.uuid4().hex[:12]}"
-    s3_client(moto_server.endpoint).create_bucket(Bucket=bucket)
-    monkeypatch.setenv("CHORUS_TEST_BUCKET", bucket)
-    return bucket
+    client = s3_client(moto_server.endpoint)
+    try:
+        client.create_bucket(Bucket=SESSION_BUCKET)
+    except client.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=SESSION_BUCKET):
+        for entry in page.get("Contents", []):
+            client.delete_object(Bucket=SESSION_BUCKET, Key=entry["Key"])
+    return SESSION_BUCKET
 
 
 def inbox_files(settings) -> list[Path]:

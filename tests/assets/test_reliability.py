@@ -26,6 +26,7 @@ from .conftest import (
     BIN,
     EXPERIMENTS,
     ROOT,
+    SESSION_BUCKET,
     MotoServer,
     free_port,
     inbox_files,
@@ -98,11 +99,10 @@ def test_a_whole_worker_killed_mid_deposit_comes_back_after_the_visibility_timeo
 
 @pytest.mark.django_db(transaction=True)
 def test_s3_down_retries_then_fails_with_the_error_and_a_later_redeposit_succeeds(
-        use_experiment, asset_dirs, start_worker, tmp_path, settings, monkeypatch):
+        use_experiment, asset_dirs, start_worker, tmp_path, settings):
     port = free_port()  # nothing listens here yet: the store is down
     endpoint = f"http://127.0.0.1:{port}"
-    bucket = "chorus-down-test"
-    monkeypatch.setenv("CHORUS_TEST_BUCKET", bucket)
+    bucket = SESSION_BUCKET
     settings.AWS_S3_ENDPOINT_URL = endpoint
     use_experiment(EXPERIMENTS / "s3")
     start_worker(EXPERIMENTS / "s3", AWS_S3_ENDPOINT_URL=endpoint, CHORUS_TEST_BUCKET=bucket,
