@@ -5,6 +5,7 @@ filled from the holder's definition by parameter name. The cache key hashes the 
 source code, its name, the arguments and the extension, so editing the function regenerates.
 """
 
+import functools
 import hashlib
 import importlib
 import inspect
@@ -42,6 +43,7 @@ def resolve_function(path: str) -> Callable:
     return obj
 
 
+@functools.lru_cache(maxsize=1024)
 def function_source(fn: Callable) -> str:
     try:
         return inspect.getsource(fn)
@@ -50,11 +52,16 @@ def function_source(fn: Callable) -> str:
         return repr(code.co_code) + repr(code.co_consts) if code else repr(fn)
 
 
+@functools.lru_cache(maxsize=1024)
+def _signature(fn: Callable) -> inspect.Signature:
+    return inspect.signature(fn)
+
+
 def fill_arguments(fn: Callable, explicit: Mapping[str, Any] | None,
                    definition: Mapping[str, Any] | None) -> dict[str, Any]:
     """Explicit arguments, plus those the function names that the holder's definition has."""
     arguments = dict(explicit or {})
-    sig = inspect.signature(fn)
+    sig = _signature(fn)
     params = sig.parameters
     if "path" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         raise ExperimentError(f"{fn.__qualname__} must take a `path` argument (the file to write)")

@@ -59,6 +59,17 @@ class AssetHolder:
     def assets(self) -> "AssetDict":
         return AssetDict([self, *self.asset_parents()])
 
+    def add_assets(self, assets: Mapping[str, Any]) -> None:
+        """Declare assets on this holder by local key (PsyNet's `add_assets`). Registered now if
+        the row is saved; otherwise kept until `assets.services.holder_register_pending(holder)`
+        runs after the save (a trial's finalize_definition runs before its first save)."""
+        if getattr(self, "pk", None) is None:
+            self.__dict__.setdefault("_pending_assets", {}).update(assets)
+            return
+        from .services import holder_add_assets
+
+        holder_add_assets(holder=self, assets=assets)
+
 
 class AssetDict(Mapping):
     """Assets by local key over one or more holders (first holder wins), loaded in one query on

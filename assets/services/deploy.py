@@ -20,7 +20,7 @@ from ..kinds import CACHED_KINDS, AssetSpec
 from ..models import Asset
 from ..storage import AssetStorage, get_storage
 from .deposit import asset_deposit, deposit_enqueue
-from .registration import asset_register
+from .registration import assets_register_many
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +49,16 @@ class DeployReport:
 @transaction.atomic
 def assets_register_declared(*, experiment: Any) -> int:
     """Rows and links for the assets declared on the timeline's modules and on the experiment."""
-    count = 0
+    items = []
     for module in experiment.program.modules.values():
         for key, spec in (getattr(module, "assets", None) or {}).items():
             if isinstance(spec, AssetSpec):
-                asset_register(spec=spec, holder=("module", module.id), local_key=key)
-                count += 1
-    declared = getattr(experiment, "assets", None) or {}
-    for key, spec in dict(declared).items():
+                items.append((spec, ("module", module.id), key))
+    for key, spec in dict(getattr(experiment, "assets", None) or {}).items():
         if isinstance(spec, AssetSpec):
-            asset_register(spec=spec, holder=("experiment", "-"), local_key=key)
-            count += 1
-    return count
+            items.append((spec, ("experiment", "-"), key))
+    assets_register_many(items=items)
+    return len(items)
 
 
 def _choose_mode(requested: str | None) -> str:

@@ -61,8 +61,7 @@ def _experiment_namespace() -> str:
 
 
 def _store_file(storage: AssetStorage, path: Path, key: str, content_type: str) -> None:
-    if not storage.exists(key):
-        storage.store(path, key, content_type=content_type)
+    storage.store(path, key, content_type=content_type)  # a no-op when the key exists
 
 
 def _store_folder(storage: AssetStorage, folder: Path, prefix: str, sha: str) -> None:

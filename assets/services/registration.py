@@ -148,49 +148,96 @@ def asset_register(*, spec: AssetSpec | Asset, holder: Any = None, local_key: st
     Idempotent: registering the same declaration again (a redeploy) keeps the row, and resets it
     to `pending` only when what it should contain changed (edited function, changed file).
     """
-    if isinstance(spec, Asset):
+    return assets_register_many(items=[(spec, holder, local_key)])[0]
+
+
+@transaction.atomic
+def assets_register_many(*, items: list[tuple[Any, Any, str | None]]) -> list[Asset]:
+    """`asset_register` for many (spec, holder, local_key) at once, in a few queries whatever
+    their number (deploys register thousands of node stimuli)."""
+    results: list[Any] = [None] * len(items)
+    prepared: list[tuple[int, str, dict[str, Any]]] = []
+    links: list[tuple[int, tuple[str, str], str]] = []
+    for index, (spec, holder, local_key) in enumerate(items):
+        try:
+            local_key = clean_key(local_key, what="local_key") if local_key is not None else None
+        except InvalidKey as exc:
+            raise ExperimentError(str(exc)) from None
+        if isinstance(spec, ExperimentAsset):
+            if spec.parent is None and holder is not None:
+                spec.parent = holder
+            if spec.local_key is None:
+                spec.local_key = local_key
+            results[index] = asset_deposit_new(spec=spec, async_=True, delete_input=False)
+            continue
+        if isinstance(spec, Asset):
+            results[index] = spec
+        elif isinstance(spec, AssetSpec):
+            if holder is not None:
+                kind, holder_id = holder_ref(holder)
+                key = spec.key_within_experiment or derived_key(kind, holder_id, local_key or spec.kind)
+            else:
+                key = spec.key_within_experiment or derived_key(spec.kind, uuid.uuid4().hex)
+            fields = _declared_fields(spec, holder)
+            if holder is not None and spec.personal:
+                fields["participant_id"] = _participant_id(holder)
+            prepared.append((index, key, fields))
+        else:
+            raise ExperimentError(f"{spec!r} is not an asset declaration")
         if holder is not None and local_key is not None:
-            asset_link(asset=spec, holder=holder, local_key=local_key)
-        return spec
-    if isinstance(spec, ExperimentAsset):
-        if spec.parent is None and holder is not None:
-            spec.parent = holder
-        if spec.local_key is None:
-            spec.local_key = local_key
-        return asset_deposit_new(spec=spec, async_=True, delete_input=False)
-    try:
-        local_key = clean_key(local_key, what="local_key") if local_key is not None else None
-    except InvalidKey as exc:
-        raise ExperimentError(str(exc)) from None
-    if holder is not None:
-        kind, holder_id = holder_ref(holder)
-        key = spec.key_within_experiment or derived_key(kind, holder_id, local_key or spec.kind)
-    else:
-        key = spec.key_within_experiment or derived_key(spec.kind, uuid.uuid4().hex)
-    fields = _declared_fields(spec, holder)
-    if holder is not None and spec.personal:
-        fields["participant_id"] = _participant_id(holder)
-    asset = Asset.objects.select_for_update().filter(key_within_experiment=key).first()
-    if asset is None:
-        asset = Asset.objects.create(key_within_experiment=key, **fields)
-    else:
-        changed = {name: value for name, value in fields.items()
-                   if name != "status" and getattr(asset, name) != value}
-        if changed:
-            if "storage_key" in changed or "kind" in changed:
-                changed.update(status=fields.get("status", Asset.Status.PENDING), attempts=0,
-                               last_error="", deposited_at=None)
-            for name, value in changed.items():
-                setattr(asset, name, value)
-            asset.save()
-    if holder is not None and local_key is not None:
-        asset_link(asset=asset, holder=holder, local_key=local_key)
-    return asset
+            links.append((index, holder_ref(holder), local_key))
+
+    keys = {key for _, key, _ in prepared}
+    rows = {a.key_within_experiment: a for a in
+            Asset.objects.select_for_update().filter(key_within_experiment__in=keys)}
+    to_create: dict[str, Asset] = {}
+    to_update: dict[str, Asset] = {}
+    changed_fields: set[str] = set()
+    for index, key, fields in prepared:
+        asset = rows.get(key) or to_create.get(key)
+        if asset is None:
+            asset = to_create[key] = Asset(key_within_experiment=key, **fields)
+        elif asset.pk is not None:
+            changed = {name: value for name, value in fields.items()
+                       if name != "status" and getattr(asset, name) != value}
+            if changed:
+                if "storage_key" in changed or "kind" in changed:
+                    changed.update(status=fields.get("status", Asset.Status.PENDING), attempts=0,
+                                   last_error="", deposited_at=None)
+                for name, value in changed.items():
+                    setattr(asset, name, value)
+                changed_fields.update(changed)
+                to_update[key] = asset
+        results[index] = asset
+    if to_create:
+        Asset.objects.bulk_create(list(to_create.values()))
+    if to_update:
+        now = timezone.now()
+        for asset in to_update.values():
+            asset.updated_at = now
+        Asset.objects.bulk_update(list(to_update.values()), [*sorted(changed_fields), "updated_at"])
+    if links:
+        unique = {(ref, key): results[index] for index, ref, key in links}  # the last one wins
+        AssetLink.objects.bulk_create(
+            [AssetLink(asset=asset, holder_kind=ref[0], holder_id=ref[1], local_key=key)
+             for (ref, key), asset in unique.items()],
+            update_conflicts=True, unique_fields=["holder_kind", "holder_id", "local_key"],
+            update_fields=["asset"],
+        )
+    return results
 
 
 def holder_add_assets(*, holder: Any, assets: Mapping[str, Any]) -> dict[str, Asset]:
     """Register several declarations (or link existing rows) on `holder`, by local key."""
-    return {key: asset_register(spec=spec, holder=holder, local_key=key) for key, spec in assets.items()}
+    keys = list(assets)
+    rows = assets_register_many(items=[(assets[key], holder, key) for key in keys])
+    return dict(zip(keys, rows, strict=True))
+
+
+def holder_register_pending(holder: Any) -> dict[str, Asset]:
+    """Register what `holder.add_assets()` declared before the holder was saved."""
+    pending = holder.__dict__.pop("_pending_assets", None) or {}
+    return holder_add_assets(holder=holder, assets=pending) if pending else {}
 
 
 def asset_deposit_new(*, spec: ExperimentAsset, async_: bool = True, delete_input: bool = False,

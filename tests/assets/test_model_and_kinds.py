@@ -192,3 +192,15 @@ def test_an_edited_file_resets_its_row_to_pending(local_experiment, tmp_path):
     source.write_text("two")
     again = asset_register(spec=CachedAsset(source, key_within_experiment="s"))
     assert again.pk == row.pk and again.status == "pending" and again.sha256 != row.sha256
+
+
+@pytest.mark.django_db
+def test_registering_many_node_assets_takes_a_few_queries(local_experiment, django_assert_max_num_queries):
+    nodes = [FakeNode(i, definition={"frequency": 100 + i}) for i in range(50)]
+    with django_assert_max_num_queries(4):
+        from assets.services import assets_register_many
+
+        rows = assets_register_many(items=[
+            (CachedFunctionAsset(function=tone_a, extension=".wav"), node, "stimulus") for node in nodes])
+    assert len({row.pk for row in rows}) == 50
+    assert nodes[7].assets["stimulus"].arguments == {"frequency": 107}
