@@ -81,9 +81,10 @@ class Processes:
                 time.sleep(0.1)
         return process
 
-    def worker(self, name: str, experiment: str, concurrency: int, **env: str) -> subprocess.Popen:
+    def worker(self, name: str, experiment: str, concurrency: int, pool: str = "prefork",
+               **env: str) -> subprocess.Popen:
         return self.start(name, [str(BIN / "celery"), "-A", "config", "worker", "-l", "info",
-                                 "--concurrency", str(concurrency), "--without-gossip",
+                                 "--concurrency", str(concurrency), "--pool", pool, "--without-gossip",
                                  "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h"],
                           {"EXPERIMENT": str(EXPERIMENTS / experiment), **env}, " ready.")
 
@@ -164,7 +165,8 @@ def figure_submit(procs: Processes, var: Path, n: int) -> dict:
     return results
 
 
-def figure_throughput(procs: Processes, var: Path, n: int, endpoint: str) -> dict:
+def figure_throughput(procs: Processes, var: Path, n: int, endpoint: str, concurrency: int,
+                      pool: str) -> dict:
     import boto3
     from django.db import transaction
     from django.test import override_settings
@@ -186,7 +188,7 @@ def figure_throughput(procs: Processes, var: Path, n: int, endpoint: str) -> dic
         client.upload_file(str(path), BUCKET, f"baseline/file{i}.bin")
     baseline = time.perf_counter() - began
 
-    worker = procs.worker("worker-s3", "assets_s3", 4, AWS_S3_ENDPOINT_URL=endpoint)
+    worker = procs.worker("worker-s3", "assets_s3", concurrency, pool, AWS_S3_ENDPOINT_URL=endpoint)
     Asset.objects.all().delete()
     with override_settings(EXPERIMENT=str(EXPERIMENTS / "assets_s3"), AWS_S3_ENDPOINT_URL=endpoint):
         began = time.perf_counter()
@@ -256,6 +258,8 @@ def main() -> int:
     parser.add_argument("--submits", type=int, default=20)
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--cached", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=4, help="worker processes for figure 2")
+    parser.add_argument("--pool", default="prefork", choices=["prefork", "threads"])
     parser.add_argument("--only", type=int, choices=[1, 2, 3], help="measure one figure")
     args = parser.parse_args()
     var = setup_environment(args)
@@ -283,7 +287,7 @@ def main() -> int:
             show(figure_submit(procs, var, args.submits))
         if args.only in (None, 2):
             print(f"== 2. deposit throughput, {args.files} x 1 MB into S3 (moto) ==", flush=True)
-            show(figure_throughput(procs, var, args.files, endpoint))
+            show(figure_throughput(procs, var, args.files, endpoint, args.concurrency, args.pool))
         if args.only in (None, 3):
             print(f"== 3. redeploy of {args.cached} unchanged cached assets ==", flush=True)
             show(figure_redeploy(args.cached, endpoint))

@@ -138,25 +138,39 @@ def _deposit_bytes(asset: Asset, storage: AssetStorage) -> dict:
 
 def asset_deposit(*, asset_id: int, storage: AssetStorage | None = None) -> DepositOutcome:
     """Deposit one asset (the body of the Celery task). Safe to run again at any point."""
-    now = timezone.now()
-    lease = now + timezone.timedelta(seconds=settings.ASSET_DEPOSIT_LEASE)
-    claimed = Asset.objects.filter(pk=asset_id, status__in=RETRYABLE).update(
-        status=Asset.Status.DEPOSITING, attempts=F("attempts") + 1, lease_until=lease, updated_at=now)
-    if not claimed:
+    asset = _claim(asset_id)
+    if asset is None:
         row = Asset.objects.filter(pk=asset_id).values_list("status", flat=True).first()
         return DepositOutcome(status=row or "missing")
-    asset = Asset.objects.get(pk=asset_id)
     try:
         fields = _deposit_bytes(asset, storage or get_storage())
     except Exception as exc:
         return _record_failure(asset, exc)
+    staged = asset.input_path if asset.delete_input and inbox.in_inbox(asset.input_path or "/") else ""
+    if staged:
+        fields["input_path"] = ""  # the file goes next; if we die first, the inbox sweep takes it
     done = Asset.objects.filter(pk=asset_id, status=Asset.Status.DEPOSITING).update(
         status=Asset.Status.DEPOSITED, deposited_at=timezone.now(), last_error="",
         lease_until=None, next_attempt_at=None, updated_at=timezone.now(), **fields)
-    if done and asset.delete_input and asset.input_path and inbox.in_inbox(asset.input_path):
-        inbox.remove(asset.input_path)
-        Asset.objects.filter(pk=asset_id, status=Asset.Status.DEPOSITED).update(input_path="")
+    if done and staged:
+        inbox.remove(staged)
     return DepositOutcome(status=Asset.Status.DEPOSITED)
+
+
+def _claim(asset_id: int) -> Asset | None:
+    """Move a pending (or leased) row to depositing and count the attempt, in one statement."""
+    now = timezone.now()
+    lease = now + timezone.timedelta(seconds=settings.ASSET_DEPOSIT_LEASE)
+    if connection.vendor in ("postgresql", "sqlite"):
+        table = Asset._meta.db_table
+        rows = list(Asset.objects.raw(
+            f"UPDATE {table} SET status = %s, attempts = attempts + 1, lease_until = %s, "
+            f"updated_at = %s WHERE id = %s AND status IN (%s, %s) RETURNING *",
+            [Asset.Status.DEPOSITING, lease, now, asset_id, *RETRYABLE]))
+        return rows[0] if rows else None
+    claimed = Asset.objects.filter(pk=asset_id, status__in=RETRYABLE).update(
+        status=Asset.Status.DEPOSITING, attempts=F("attempts") + 1, lease_until=lease, updated_at=now)
+    return Asset.objects.get(pk=asset_id) if claimed else None
 
 
 def _record_failure(asset: Asset, exc: Exception) -> DepositOutcome:

@@ -2,6 +2,7 @@
 with MediaRecorder, uploads with the response, and the feedback page plays the recording back."""
 
 import pytest
+from django.db import connections
 from playwright.sync_api import sync_playwright
 
 from assets.models import Asset
@@ -28,6 +29,15 @@ def browser_page():
 @pytest.mark.django_db(transaction=True)
 def test_a_participant_records_uploads_and_hears_their_recording(live_server, browser_page,
                                                                  use_experiment, asset_dirs):
+    try:
+        _record_upload_and_listen(live_server, browser_page, use_experiment)
+    finally:
+        # Under Playwright's sync API the test body has its own context, where Django keeps a
+        # connection the fixtures' teardown cannot see; close it so the test DB can be dropped.
+        connections.close_all()
+
+
+def _record_upload_and_listen(live_server, browser_page, use_experiment):
     use_experiment(EXPERIMENTS / "local")
     assets_register_declared(experiment=get_experiment())
     page = browser_page
