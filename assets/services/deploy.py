@@ -41,8 +41,8 @@ class DeployReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        return (f"assets: {self.cached} cached ({self.already_stored} already stored, "
-                f"{self.uploaded} deposited via {self.mode or 'nothing'}), "
+        deposited = f"{self.uploaded} deposited on {self.mode}" if self.mode else "0 deposited"
+        return (f"assets: {self.cached} cached ({self.already_stored} already stored, {deposited}), "
                 f"{self.store_requests} store requests, {self.seconds:.1f}s")
 
 
@@ -65,6 +65,8 @@ def _choose_mode(requested: str | None) -> str:
     mode = requested or settings.ASSET_DEPLOY_MODE
     if mode != "auto":
         return mode
+    if not str(settings.CELERY_BROKER_URL).startswith(("redis", "amqp")):
+        return "local"  # the embedded broker cannot broadcast a ping; its worker starts later
     try:
         from config.celery import app
 
