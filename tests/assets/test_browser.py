@@ -86,3 +86,27 @@ def _record_upload_and_listen(live_server, browser_page, use_experiment):
     other = page.evaluate("async (u) => (await fetch(u)).status", f"/assets/{recording.token}/")
     assert other == 403  # without the participant's grant
     assert Asset.objects.filter(kind="recording").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_waits_for_an_asset_that_is_not_deposited_yet(live_server, browser_page,
+                                                             use_experiment, asset_dirs):
+    try:
+        use_experiment(EXPERIMENTS / "local")
+        assets_register_declared(experiment=get_experiment())  # registered, not yet deposited
+        page = browser_page
+        page.goto(f"{live_server.url}/start/?worker_id=waiting")
+        page.wait_for_selector("p.asset-wait", timeout=15000)
+        assert "Preparing" in page.inner_text("p.asset-wait")
+        tone = Asset.objects.get(kind="cached_function")
+        assert asset_deposit(asset_id=tone.pk).status == "deposited"
+        page.wait_for_selector("p.asset-wait", state="detached", timeout=15000)
+        ready = page.evaluate("""() => new Promise((resolve) => {
+            const audio = document.querySelector('audio');
+            if (audio.readyState >= 1) return resolve(true);
+            audio.addEventListener('loadedmetadata', () => resolve(true));
+            audio.addEventListener('error', () => resolve(false));
+        })""")
+        assert ready
+    finally:
+        connections.close_all()
