@@ -9,6 +9,7 @@ import hashlib
 import logging
 import random
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,10 @@ from .registration import cached_storage_key, content_sha256, experiment_path, f
 logger = logging.getLogger(__name__)
 
 RETRYABLE = (Asset.Status.PENDING, Asset.Status.DEPOSITING)
+
+#: Called with each asset right after it is deposited (on the worker), e.g. by trial makers to
+#: finalize a trial once all its assets are in storage. Errors are logged, never raised.
+DEPOSITED_HOOKS: list[Callable[[Asset], None]] = []
 
 
 @dataclass
@@ -154,7 +159,20 @@ def asset_deposit(*, asset_id: int, storage: AssetStorage | None = None) -> Depo
         lease_until=None, next_attempt_at=None, updated_at=timezone.now(), **fields)
     if done and staged:
         inbox.remove(staged)
+    if done:
+        _run_deposited_hooks(asset_id)
     return DepositOutcome(status=Asset.Status.DEPOSITED)
+
+
+def _run_deposited_hooks(asset_id: int) -> None:
+    if not DEPOSITED_HOOKS:
+        return
+    asset = Asset.objects.get(pk=asset_id)
+    for hook in DEPOSITED_HOOKS:
+        try:
+            hook(asset)
+        except Exception:
+            logger.exception("deposited hook %r failed for asset %s", hook, asset_id)
 
 
 def _claim(asset_id: int) -> Asset | None:

@@ -250,3 +250,29 @@ def test_registration_of_module_assets_is_idempotent(local):
     first = assets_register_declared(experiment=get_experiment())
     second = assets_register_declared(experiment=get_experiment())
     assert first == second == 2 and Asset.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_deposited_hooks_let_trial_makers_finalize_trials(local, tmp_path):
+    from assets.selectors import holder_assets_pending
+    from assets.services.deposit import DEPOSITED_HOOKS
+
+    finalized = []
+
+    def finalize_when_ready(asset):
+        if asset.parent_kind == "trial" and not holder_assets_pending(("trial", asset.parent_id)):
+            finalized.append(asset.parent_id)
+
+    DEPOSITED_HOOKS.append(finalize_when_ready)
+    try:
+        source = tmp_path / "r.wav"
+        source.write_bytes(WAV)
+        first = ExperimentAsset(local_key="imitation", input_path=source, parent=("trial", "7")).deposit(async_=True)
+        second = ExperimentAsset(local_key="extra", input_path=source, parent=("trial", "7")).deposit(async_=True)
+        assert holder_assets_pending(("trial", "7")) == 2
+        asset_deposit(asset_id=first.pk)
+        assert finalized == []
+        asset_deposit(asset_id=second.pk)
+        assert finalized == ["7"]
+    finally:
+        DEPOSITED_HOOKS.remove(finalize_when_ready)
