@@ -99,6 +99,21 @@ class Processes:
             self.stop(process)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU of a process and its children (from /proc), to show where time goes."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-g", str(pid)], capture_output=True,
+                                                    text=True).stdout.split() if int(p) != pid]
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def wav_of_size(path: Path, size: int) -> None:
     import numpy as np
 
@@ -166,7 +181,9 @@ def figure_submit(procs: Processes, var: Path, n: int) -> dict:
 
 
 def figure_throughput(procs: Processes, var: Path, n: int, endpoint: str, concurrency: int,
-                      pool: str) -> dict:
+                      pool: str, rounds: int = 3) -> dict:
+    """Alternate baseline and pipeline `rounds` times (fresh random files each time, so nothing
+    is deduplicated) so the machine's background load hits both alike; report medians."""
     import boto3
     from django.db import transaction
     from django.test import override_settings
@@ -174,42 +191,66 @@ def figure_throughput(procs: Processes, var: Path, n: int, endpoint: str, concur
     from assets.kinds import ExperimentAsset
     from assets.models import Asset
 
-    files = var / "files"
-    files.mkdir()
-    paths = []
-    for i in range(n):
-        path = files / f"file{i}.bin"
-        path.write_bytes(os.urandom(1024 * 1024))
-        paths.append(path)
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id="bench", aws_secret_access_key="bench")
-    began = time.perf_counter()
-    for i, path in enumerate(paths):
-        client.upload_file(str(path), BUCKET, f"baseline/file{i}.bin")
-    baseline = time.perf_counter() - began
-
     worker = procs.worker("worker-s3", "assets_s3", concurrency, pool, AWS_S3_ENDPOINT_URL=endpoint)
-    Asset.objects.all().delete()
+    moto = procs.moto
     with override_settings(EXPERIMENT=str(EXPERIMENTS / "assets_s3"), AWS_S3_ENDPOINT_URL=endpoint):
-        began = time.perf_counter()
-        with transaction.atomic():  # staged and committed; published to the workers at commit
-            ids = [ExperimentAsset(local_key=f"f{i}", input_path=path, extension=".bin").deposit(async_=True).pk
-                   for i, path in enumerate(paths)]
-            staged = time.perf_counter()
-        while Asset.objects.filter(pk__in=ids, status="deposited").count() < n:
-            if Asset.objects.filter(pk__in=ids, status="failed").exists():
-                raise RuntimeError("a deposit failed")
+        warm = var / "warm"  # every worker process makes its S3 client once: not part of the figure
+        warm.mkdir()
+        ids = []
+        for i in range(4 * concurrency):
+            (warm / f"w{i}").write_bytes(os.urandom(1024))
+            ids.append(ExperimentAsset(local_key=f"w{i}", input_path=warm / f"w{i}").deposit(async_=True).pk)
+        while Asset.objects.filter(pk__in=ids, status="deposited").count() < len(ids):
             time.sleep(0.05)
-        done = time.perf_counter()
+    rows = []
+    for round_ in range(rounds):
+        files = var / f"files-{round_}"
+        files.mkdir()
+        paths = []
+        for i in range(n):
+            path = files / f"file{i}.bin"
+            path.write_bytes(os.urandom(1024 * 1024))
+            paths.append(path)
+        moto_cpu, own_cpu = cpu_seconds(moto.pid), time.process_time()
+        began = time.perf_counter()
+        for i, path in enumerate(paths):
+            client.upload_file(str(path), BUCKET, f"baseline/{round_}/file{i}.bin")
+        baseline = time.perf_counter() - began
+        baseline_cpu = cpu_seconds(moto.pid) - moto_cpu + time.process_time() - own_cpu
+
+        with override_settings(EXPERIMENT=str(EXPERIMENTS / "assets_s3"), AWS_S3_ENDPOINT_URL=endpoint):
+            moto_cpu, worker_cpu = cpu_seconds(moto.pid), cpu_seconds(worker.pid)
+            began = time.perf_counter()
+            with transaction.atomic():  # staged durably, committed, published to the workers at commit
+                ids = [ExperimentAsset(local_key=f"f{i}", input_path=path, extension=".bin")
+                       .deposit(async_=True).pk for i, path in enumerate(paths)]
+                staged = time.perf_counter()
+            while Asset.objects.filter(pk__in=ids, status="deposited").count() < n:
+                if Asset.objects.filter(pk__in=ids, status="failed").exists():
+                    raise RuntimeError("a deposit failed")
+                time.sleep(0.05)
+            done = time.perf_counter()
+            pipeline_cpu = cpu_seconds(moto.pid) - moto_cpu + cpu_seconds(worker.pid) - worker_cpu
+        rows.append({"baseline": baseline, "workers": done - staged, "end_to_end": done - began,
+                     "staging": staged - began, "baseline_cpu": baseline_cpu,
+                     "pipeline_cpu": pipeline_cpu, "load": os.getloadavg()[0]})
+        print(f"    round {round_ + 1}: baseline {n / baseline:.1f} MB/s, workers {n / (done - staged):.1f} MB/s, "
+              f"end to end {n / (done - began):.1f} MB/s (load {rows[-1]['load']:.1f})", flush=True)
     procs.stop(worker)
-    total_mb = n * 1.0
+    med = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
     return {
-        "baseline boto3 upload_file (MB/s)": total_mb / baseline,
-        "pipeline, workers only: commit -> all deposited (MB/s)": total_mb / (done - staged),
-        "pipeline, end to end incl. durable staging (MB/s)": total_mb / (done - began),
-        "ratio workers/baseline": baseline / (done - staged),
-        "ratio end-to-end/baseline": baseline / (done - began),
-        "staging seconds": staged - began,
+        "baseline boto3 upload_file, one after the other (MB/s, median)": n / med["baseline"],
+        "pipeline, workers: commit -> all deposited (MB/s, median)": n / med["workers"],
+        "pipeline, end to end incl. durable staging (MB/s, median)": n / med["end_to_end"],
+        "ratio workers/baseline (median of rounds)": statistics.median(r["baseline"] / r["workers"] for r in rows),
+        "ratio end-to-end/baseline (median of rounds)": statistics.median(
+            r["baseline"] / r["end_to_end"] for r in rows),
+        "staging seconds (median)": med["staging"],
+        "CPU seconds per round: baseline (client+moto)": med["baseline_cpu"],
+        "CPU seconds per round: pipeline (workers+moto; PostgreSQL, Redis not counted)": med["pipeline_cpu"],
+        "worker pool": f"{pool} x {concurrency}",
     }
 
 
@@ -275,7 +316,7 @@ def main() -> int:
 
     redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     moto_port = free_port()
-    procs.start("moto", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], {}, moto_port)
+    procs.moto = procs.start("moto", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], {}, moto_port)
     endpoint = f"http://127.0.0.1:{moto_port}"
     import boto3
 
