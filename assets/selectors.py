@@ -60,9 +60,9 @@ def asset_url(asset: Asset, subpath: str = "") -> str:
 def _direct_url(asset: Asset, subpath: str = "") -> str | None:
     key = f"{asset.storage_key}/{subpath}" if subpath else asset.storage_key
     if asset.kind == Asset.Kind.EXTERNAL_S3:
-        from .storage import S3Storage
+        from .storage import external_s3_storage
 
-        return S3Storage(asset.bucket).url(key, expires=settings.ASSET_URL_EXPIRY,
+        return external_s3_storage(asset.bucket).url(key, expires=settings.ASSET_URL_EXPIRY,
                                            content_type=asset.content_type)
     from .storage import get_storage
 

@@ -300,3 +300,12 @@ def get_storage() -> AssetStorage:
 
 
 _default_local = LocalStorage()
+_external: dict[str, S3Storage] = {}
+
+
+def external_s3_storage(bucket: str) -> S3Storage:
+    """The (cached) storage for an ExternalS3Asset's bucket: clients are costly to make."""
+    storage = _external.get(bucket)
+    if storage is None:
+        storage = _external[bucket] = S3Storage(bucket)
+    return storage

@@ -25,7 +25,7 @@ from .models import Asset
 from .selectors import asset_by_token, personal_access_ok, storage_key_for
 from .services import render_fast_function
 from .services.inbox import in_inbox
-from .storage import S3Storage, get_storage
+from .storage import external_s3_storage, get_storage
 from .uploads import content_type_for
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -141,7 +141,7 @@ def asset_file(request: HttpRequest, token: str, subpath: str = "") -> HttpRespo
         response = _error(503, "this asset is not deposited yet", status=asset.status)
         response["Retry-After"] = "2"
         return response
-    storage = S3Storage(asset.bucket) if asset.kind == Asset.Kind.EXTERNAL_S3 else get_storage()
+    storage = external_s3_storage(asset.bucket) if asset.kind == Asset.Kind.EXTERNAL_S3 else get_storage()
     key = storage_key_for(asset, subpath)
     local = storage.local_path(key)
     if local is not None:
