@@ -194,6 +194,11 @@ ASSET_BACKSTOP_INTERVAL = env_float("ASSET_BACKSTOP_INTERVAL", 30.0)
 ASSET_DEPLOY_MODE = env_str("ASSET_DEPLOY_MODE", "auto")
 # Largest file one response may carry; Django has no total limit for files, so we enforce it.
 ASSET_UPLOAD_MAX_BYTES = env_int("ASSET_UPLOAD_MAX_BYTES", 50 * 1024 * 1024)
+if REDIS_URL:
+    # A message of a worker that died unacked returns after visibility_timeout; sweep for such
+    # messages every interval (kombu's default scans only every 10th interval: ~100 s).
+    CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_interval"] = env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10)
+    CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = 1
 CELERY_BEAT_SCHEDULE["assets-deposit-backstop"] = {
     "task": "assets.tasks.deposits_backstop",
     "schedule": ASSET_BACKSTOP_INTERVAL,

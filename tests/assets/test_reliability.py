@@ -83,7 +83,7 @@ def test_a_whole_worker_killed_mid_deposit_comes_back_after_the_visibility_timeo
         journal, start_worker, tmp_path, settings):
     started = tmp_path / "store-started"
     env = {"CHORUS_JOURNAL_ROOT": str(journal), "CHORUS_JOURNAL_STARTED": str(started),
-           "CELERY_VISIBILITY_TIMEOUT": "2"}
+           "CELERY_VISIBILITY_TIMEOUT": "2", "CELERY_UNACKED_RESTORE_INTERVAL": "1"}
     first = start_worker(EXPERIMENTS / "journal", CHORUS_JOURNAL_DELAY="30", **env)
     asset = new_asset(tmp_path)
     wait_until(started.exists, message="the worker to start storing")
