@@ -144,23 +144,18 @@ def upload_refusal(request: Any) -> tuple[int, str] | None:
     return None
 
 
-def split_multipart(data: Any, files: Any) -> tuple[Any, dict[str, Any], str | None]:
-    """The `payload` JSON field as the submit body, and the uploads by field name."""
-    import json
-
+def split_multipart(data: Any, files: Any) -> tuple[str, dict[str, Any], str | None]:
+    """The `payload` field (the JSON body, as text: the caller parses it strictly) and the
+    uploads by field name, or a problem to answer with 400."""
     raw = data.get("payload") if hasattr(data, "get") else None
-    if raw is None:
-        return None, {}, "a multipart submit needs a `payload` field holding the JSON body"
-    try:
-        body = json.loads(raw)
-    except (TypeError, ValueError):
-        return None, {}, "the `payload` field is not valid JSON"
+    if not isinstance(raw, str):
+        return "", {}, "a multipart submit needs a `payload` field holding the JSON body"
     uploads: dict[str, Any] = {}
     for name in files:
         values = files.getlist(name)
         if len(values) != 1:
-            return None, {}, f"file field '{name}' appears {len(values)} times"
+            return "", {}, f"file field '{name}' appears {len(values)} times"
         uploads[name] = values[0]
     if len(uploads) > MAX_FILES_PER_RESPONSE:
-        return None, {}, f"at most {MAX_FILES_PER_RESPONSE} files per response"
-    return body, uploads, None
+        return "", {}, f"at most {MAX_FILES_PER_RESPONSE} files per response"
+    return raw, uploads, None
