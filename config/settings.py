@@ -174,6 +174,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
 
+# --- Trials: re-enqueue nodes whose async_on_deploy never ran; release abandoned trials ---
+CELERY_BEAT_SCHEDULE["trials-nodes-async-deploy-sweep"] = {
+    "task": "experiments.trials.tasks.nodes_async_deploy_sweep",
+    "schedule": env_float("NODES_ASYNC_DEPLOY_SWEEP_INTERVAL", 60.0),
+    "options": {"expires": env_float("NODES_ASYNC_DEPLOY_SWEEP_INTERVAL", 60.0)},
+}
+CELERY_BEAT_SCHEDULE["trials-release-abandoned"] = {
+    "task": "experiments.trials.tasks.trials_release_abandoned",
+    "schedule": env_float("TRIALS_RELEASE_ABANDONED_INTERVAL", 60.0),
+    "options": {"expires": env_float("TRIALS_RELEASE_ABANDONED_INTERVAL", 60.0)},
+}
+
 # --- assets -----------------------------------------------------------------------------------
 # Uploads wait here (fsynced) until a worker deposits them: web and workers must share it.
 ASSET_INBOX_DIR = Path(env_str("ASSET_INBOX_DIR", str(VAR_DIR / "asset_inbox")))

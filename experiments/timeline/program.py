@@ -173,6 +173,8 @@ class Builder:
         self.modules: dict[str, Module] = {}
         self.loop_labels: set[str] = set()
         self.elements: list[Elt] = []
+        #: Injectable arguments elements add while compiling (trial makers add `trial`).
+        self.arg_providers: dict[str, Callable[[Runner], Any]] = {}
 
     def emit(self, instruction: Instruction) -> int:
         self.instructions.append(instruction)
@@ -269,6 +271,7 @@ def compile_timeline(timeline: Any) -> Program:
         elements=b.elements,
         estimated_duration=max(root.estimate(), 1e-9),
         fail_position=fail_position,
+        arg_providers=b.arg_providers,
     )
 
 
