@@ -20,6 +20,11 @@ BIN = Path(sys.executable).parent
 EXPERIMENTS = Path(__file__).resolve().parent / "experiments"
 
 
+def tool(name: str) -> list[str]:
+    """The command starting a console tool on this checkout's code (see checkout_main.py)."""
+    return [sys.executable, str(Path(__file__).resolve().parent / "checkout_main.py"), name]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -123,7 +128,7 @@ class Worker:
     def start(self) -> "Worker":
         self.handle = open(self.log, "ab")
         self.process = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "config", "worker", "-l", "info", "--pool", "prefork",
+            [*tool("celery"), "-A", "config", "worker", "-l", "info", "--pool", "prefork",
              "--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat",
              "-n", f"assets-test-{uuid.uuid4().hex[:8]}@%h"],
             env=self.env, cwd=ROOT, stdout=self.handle, stderr=subprocess.STDOUT,

@@ -23,7 +23,6 @@ from assets.services.deposit import _advisory_lock_key
 from experiments.loading import get_experiment
 
 from .conftest import (
-    BIN,
     EXPERIMENTS,
     ROOT,
     SESSION_BUCKET,
@@ -31,6 +30,7 @@ from .conftest import (
     free_port,
     inbox_files,
     s3_client,
+    tool,
     wait_until,
 )
 
@@ -140,7 +140,7 @@ def test_with_redis_down_a_recording_is_accepted_and_the_backstop_deposits_it_la
            "ASSET_LOCAL_ROOT": str(settings.ASSET_LOCAL_ROOT),
            "ASSET_INBOX_DIR": str(settings.ASSET_INBOX_DIR), "ASSET_BACKSTOP_GRACE": "0"}
     log = open(tmp_path / "web.log", "wb")
-    web = subprocess.Popen([str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
+    web = subprocess.Popen([*tool("gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
                            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
