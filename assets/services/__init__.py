@@ -21,6 +21,7 @@ from .registration import (
     assets_register_many,
     holder_add_assets,
     holder_register_pending,
+    holders_register_pending,
 )
 from .uploads import recording_create
 
@@ -28,6 +29,6 @@ __all__ = [
     "AssetDeployError", "DeployReport", "DepositOutcome", "asset_delete_file", "asset_deposit",
     "asset_deposit_new", "asset_link", "asset_redeposit", "asset_register", "assets_deploy", "assets_register_many",
     "assets_register_declared", "backoff_delay", "deposit_enqueue", "deposits_requeue_stuck",
-    "discard_staged_on_error", "holder_add_assets", "holder_register_pending", "inbox_sweep", "recording_create",
+    "discard_staged_on_error", "holder_add_assets", "holder_register_pending", "holders_register_pending", "inbox_sweep", "recording_create",
     "render_fast_function",
 ]

@@ -236,8 +236,28 @@ def holder_add_assets(*, holder: Any, assets: Mapping[str, Any]) -> dict[str, As
 
 def holder_register_pending(holder: Any) -> dict[str, Asset]:
     """Register what `holder.add_assets()` declared before the holder was saved."""
-    pending = holder.__dict__.pop("_pending_assets", None) or {}
-    return holder_add_assets(holder=holder, assets=pending) if pending else {}
+    pending = dict(holder.__dict__.get("_pending_assets") or {})
+    rows = holders_register_pending([holder])
+    return dict(zip(pending, rows, strict=True))
+
+
+def holders_register_pending(holders: list[Any]) -> list[Asset]:
+    """Register, in a few queries, the assets declared on holders before they were saved (nodes
+    made from templates at deploy, trials whose finalize_definition added assets). Cached assets
+    made outside a deploy are deposited on a worker after commit."""
+    items = []
+    for holder in holders:
+        pending = holder.__dict__.pop("_pending_assets", None) or {}
+        items.extend((spec, holder, key) for key, spec in pending.items())
+    if not items:
+        return []
+    rows = assets_register_many(items=items)
+    from .deposit import deposit_enqueue
+
+    for asset_id in {row.pk for row in rows if row.status == Asset.Status.PENDING
+                     and row.kind in ("cached", "cached_function", "inherited")}:
+        transaction.on_commit(lambda asset_id=asset_id: deposit_enqueue(asset_id), robust=True)
+    return rows
 
 
 def asset_deposit_new(*, spec: ExperimentAsset, async_: bool = True, delete_input: bool = False,

@@ -30,6 +30,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from assets.services import holders_register_pending
+
 from ..timeline.elements import ExperimentError
 from . import selectors
 from .models import Network, Node, Trial
@@ -87,6 +89,7 @@ def trial_create(*, maker, participant, experiment, node: Node, number: int, net
             raise ExperimentError(f"{trial_class.__name__}.finalize_definition must return the definition (a dict)")
         trial.definition = definition
     trial.save(force_insert=True)
+    holders_register_pending([trial])  # assets added in finalize_definition
     if repeat_of is None and not counted:
         Node.objects.filter(pk=node.pk).update(n_trials=F("n_trials") + 1)
         node.n_trials += 1
@@ -288,6 +291,7 @@ def static_nodes_deploy(*, maker, progress: Callable[[str, int], Any] | None = N
             batch = [_node_from_template(template, trial_maker_id=maker.id, key=key)
                      for key, template in missing[start:start + batch_size]]
             Node.objects.bulk_create(batch)
+            holders_register_pending(batch)  # the nodes' declared assets, by local key
             if bar is not None:
                 bar.update(len(batch))
         if bar is not None:
@@ -317,6 +321,7 @@ def chain_network_create(*, maker, experiment, participant, position: int, start
         node.definition = node.create_definition_from_seed(node.seed, experiment, participant)
         node.ready = not node.has_async_on_deploy()
     node.save(force_insert=True)
+    holders_register_pending([node])
     network.head, network.n_nodes = node, 1
     network.full = maker.max_nodes_per_chain is not None and 1 >= maker.max_nodes_per_chain
     network.save(update_fields=["head", "n_nodes", "full", "updated_at"])
@@ -387,6 +392,7 @@ def chain_grow(*, maker, trial: Trial, participant, experiment) -> Node | None:
         child.definition = definition
         child.ready = not child.has_async_on_deploy()
         child.save(force_insert=True)
+        holders_register_pending([child])
         network.head, network.n_nodes = child, child.degree + 1
         network.full = maker.max_nodes_per_chain is not None and network.n_nodes >= maker.max_nodes_per_chain
         network.save(update_fields=["head", "n_nodes", "full", "updated_at"])
