@@ -1,13 +1,12 @@
 """Static audio: the assets guide's example. Listen to a tone sequence, imitate it, hear yourself.
 
-Stimuli are CachedFunctionAssets (synthesised once at deploy, on the workers, cached across
-deployments); each imitation is recorded in the browser with AudioRecordControl and kept as a
-personal Recording; the feedback page plays it back; a FastFunctionAsset, randomised per round,
-is made on request and never stored. LocalStorage by default; S3 when CHORUS_DEMO_S3_BUCKET is
-set (endpoint and credentials from the AWS_* settings).
-
-Interim form: the rounds run in a Module loop. Once StaticTrialMaker lands, the same stimuli
-become StaticNode(definition=..., assets={"stimulus": CachedFunctionAsset(...)}) (see README.md).
+Nine nodes, each with a stimulus made by a CachedFunctionAsset (synthesised once at deploy, on
+the workers, and cached across deployments); each trial randomises its start frequency in
+finalize_definition and adds a FastFunctionAsset (made on request, never stored); the imitation
+is recorded in the browser with AudioRecordControl (a personal Recording linked to the trial as
+"imitation"); the feedback page plays it back, waiting for it if it is not stored yet.
+LocalStorage by default; S3 when CHORUS_DEMO_S3_BUCKET is set (endpoint and credentials from
+the AWS_* settings).
 """
 
 import os
@@ -17,59 +16,48 @@ from experiments.api import *
 
 from .stimuli import synth_stimulus
 
-GRADIENTS = [-100, 0, 100]
-STARTS = [-100, 0, 100]
-N_ROUNDS = 3
-
-DEFINITIONS = [
-    {"frequency_gradient": g, "start_frequency": s, "frequencies": [s + i * g for i in range(5)]}
-    for g in GRADIENTS for s in STARTS
+nodes = [
+    StaticNode(
+        definition={
+            "frequency_gradient": frequency_gradient,
+            "start_frequency": start_frequency,
+            "frequencies": [start_frequency + i * frequency_gradient for i in range(5)],
+        },
+        assets={"stimulus": CachedFunctionAsset(function=synth_stimulus, extension=".wav")},
+    )
+    for frequency_gradient in [-100, 0, 100]
+    for start_frequency in [-100, 0, 100]
 ]
-STIMULI = {
-    f"stimulus_{i}": CachedFunctionAsset(function=synth_stimulus, extension=".wav",
-                                         arguments={"frequencies": d["frequencies"]})
-    for i, d in enumerate(DEFINITIONS)
-}
 
 
-def choose_round(participant):
-    """Pick this round's stimulus, and a randomised variant made on request (never stored)."""
-    done = participant.var.get("rounds", 0)
-    participant.var.rounds = done + 1
-    participant.var.stimulus = random.randrange(len(DEFINITIONS))
-    definition = dict(DEFINITIONS[participant.var.stimulus])
-    start = random.uniform(-100, 100)
-    definition["frequencies"] = [start + i * definition["frequency_gradient"] for i in range(5)]
-    participant.add_assets({"variant": FastFunctionAsset(function=synth_stimulus, extension=".wav",
-                                                         arguments={"frequencies": definition["frequencies"]})})
+class CustomTrial(StaticTrial):
+    _time_trial = 3
+    _time_feedback = 2
+    time_estimate = _time_trial + _time_feedback
 
+    def finalize_definition(self, definition, experiment, participant):
+        definition["start_frequency"] = random.uniform(-100, 100)
+        definition["frequencies"] = [
+            definition["start_frequency"] + i * definition["frequency_gradient"] for i in range(5)
+        ]
+        self.add_assets({"randomised": FastFunctionAsset(function=synth_stimulus, extension=".wav")})
+        return definition
 
-def imitation_page(assets, participant):
-    return ModularPage(
-        "imitation",
-        AudioPrompt(assets[f"stimulus_{participant.var.stimulus}"],
-                    f"Round {participant.var.rounds} of {N_ROUNDS}: please imitate these tones "
-                    f"as closely as possible (hum or sing)."),
-        AudioRecordControl(duration=3.0, bot_response_media="example-bier.wav"),
-        time_estimate=5,
-    )
+    def show_trial(self, experiment, participant):
+        return ModularPage(
+            "imitation",
+            AudioPrompt(self.assets["stimulus"],
+                        "Please imitate these tones as closely as possible (hum or sing)."),
+            AudioRecordControl(duration=3.0, bot_response_media="example-bier.wav"),
+            time_estimate=self._time_trial,
+        )
 
-
-def feedback_page(participant):
-    return ModularPage(
-        "feedback",
-        AudioPrompt(participant.assets["imitation"],
-                    "Listen back to your recording. Did you do a good job?"),
-        time_estimate=3,
-    )
-
-
-def variant_page(participant):
-    return ModularPage(
-        "variant",
-        AudioPrompt(participant.assets["variant"], "Here is a randomised variant, made just now."),
-        time_estimate=3,
-    )
+    def show_feedback(self, experiment, participant):
+        return ModularPage(
+            "feedback_page",
+            AudioPrompt(self.assets["imitation"], "Listen back to your recording. Did you do a good job?"),
+            time_estimate=self._time_feedback,
+        )
 
 
 class StaticAudio(Experiment):
@@ -84,20 +72,22 @@ class StaticAudio(Experiment):
         InfoPage("In this demo you will hear short tone sequences and imitate them. "
                  "Please allow your browser to use your microphone.", time_estimate=5,
                  label="welcome"),
-        Module(
-            "static_audio",
-            while_loop(
-                "rounds",
-                lambda participant: participant.var.get("rounds", 0) < N_ROUNDS,
-                join(
-                    CodeBlock(choose_round),
-                    PageMaker(imitation_page, time_estimate=5),
-                    PageMaker(feedback_page, time_estimate=3),
-                    PageMaker(variant_page, time_estimate=3),
-                ),
-                expected_repetitions=N_ROUNDS,
-            ),
-            assets=STIMULI,
+        StaticTrialMaker(
+            id_="static_audio",
+            trial_class=CustomTrial,
+            nodes=nodes,
+            expected_trials_per_participant=3,
+            target_n_participants=3,
+            recruit_mode="n_participants",
         ),
         SuccessfulEndPage(),
     )
+
+    def test_check_bot(self, bot):
+        super().test_check_bot(bot)
+        trials = bot.trials.filter(trial_maker_id="static_audio")
+        assert trials.count() == 3 and all(t.finalized for t in trials)
+        for trial in trials:
+            assert trial.assets["imitation"].kind == "recording"
+            assert trial.assets["stimulus"].kind == "cached_function"
+            assert trial.assets["randomised"].arguments["frequencies"] == trial.definition["frequencies"]

@@ -1,13 +1,14 @@
-"""demos/static_audio: deploy synthesises the stimuli; bots imitate them (uploading their media
-through the service layer), hear their recording back, and get a randomised variant."""
+"""demos/static_audio: deploy creates the nodes and synthesises their stimuli; bots imitate them
+(uploading their media through the service layer) and hear their recording back."""
 
 import wave
 
 import pytest
 
 from assets.models import Asset
-from assets.services import asset_deposit, assets_deploy
+from assets.services import asset_deposit
 from experiments import services
+from experiments.deployment import deployment_create
 from experiments.loading import get_experiment
 from experiments.models import Participant
 from experiments.selectors import current_page
@@ -18,39 +19,41 @@ DEMO = ROOT / "demos" / "static_audio"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_static_audio_demo_with_bots(use_experiment, asset_dirs, client):
+def test_static_audio_demo_with_bots(use_experiment, asset_dirs, client, settings):
+    settings.ASSET_DEPLOY_MODE = "local"
     use_experiment(DEMO)
     experiment = get_experiment()
-    report = assets_deploy(experiment=experiment, mode="local")
+    report = deployment_create(experiment=experiment).asset_report
     assert report.cached == 9 and report.uploaded == 9 and not report.failed
-    stimulus = Asset.objects.get(key_within_experiment="module/static_audio/stimulus_8")
-    with wave.open(str(asset_dirs / "storage" / stimulus.storage_key)) as audio:
+    stimuli = Asset.objects.filter(kind="cached_function", status="deposited")
+    assert stimuli.count() == 9
+    with wave.open(str(asset_dirs / "storage" / stimuli[0].storage_key)) as audio:
         assert audio.getnframes() / audio.getframerate() == pytest.approx(5 * 0.4, abs=0.01)
 
     for n in range(experiment.test_n_bots):
         bot = services.participant_create(worker_id=f"bot-{n}")
         Participant.objects.filter(pk=bot.pk).update(is_bot=True)
         bot.refresh_from_db()
-        seen = []
+        feedback_pages = 0
         while not current_page(bot).terminal:
             page = current_page(bot)
-            seen.append(page.label)
-            if page.label == "feedback":
+            if page.label == "feedback_page":
+                feedback_pages += 1
+                trial = bot.trials.order_by("-id").first()
                 url = page.to_dict()["prompt"]["url"]
-                assert url == bot.assets["imitation"].url
+                assert url == trial.assets["imitation"].url
                 assert b"".join(client.get(url).streaming_content)[:4] == b"RIFF"
-            if page.label == "variant":
-                variant = client.get(page.to_dict()["prompt"]["url"])
-                assert variant.status_code == 200 and variant.content[:4] == b"RIFF"
-                assert variant["Cache-Control"] == "private, max-age=60"
+                randomised = client.get(trial.assets["randomised"].url)
+                assert randomised.status_code == 200 and randomised.content[:4] == b"RIFF"
+            if page.label == "imitation":
+                assert page.to_dict()["prompt"]["url"] == bot.trials.order_by("-id").first().node.assets["stimulus"].url
             bot = services.response_submit(token=bot.token, page_uuid=bot.page_uuid,
                                            raw_answer=page.get_bot_response({"participant": bot})).participant
         experiment.test_check_bot(bot)
-        assert seen == ["welcome"] + ["imitation", "feedback", "variant"] * 3
+        assert feedback_pages == 3
         recordings = Asset.objects.filter(participant=bot, kind="recording")
-        assert recordings.count() == 3 and all(r.personal for r in recordings)
+        assert recordings.count() == 3 and all(r.personal and r.parent_kind == "trial" for r in recordings)
         for recording in recordings:
             assert asset_deposit(asset_id=recording.pk).status == "deposited"
-    assert Asset.objects.filter(kind="recording", status="deposited").count() == 2 * 3
-    # Identical bot media from every round is stored once.
+    # The bots' identical media is stored once.
     assert len(set(Asset.objects.filter(kind="recording").values_list("storage_key", flat=True))) == 1
