@@ -239,10 +239,14 @@ class InheritedAssets(Mapping):
             relative = clean_relative_path(row.get("path"), what="path")
         except InvalidKey as exc:
             raise ExperimentError(f"{where}: {exc}") from None
-        path = (base / relative).resolve()
-        if base not in path.parents:
+        # Paths are relative to the manifest's folder, or to the export's root ("assets/...").
+        root = base.parent if base.name == "assets" else base
+        candidates = [(base / relative).resolve(), (root / relative).resolve()]
+        inside = [path for path in candidates if root in path.parents]
+        if not inside:
             raise ExperimentError(f"{where}: path {relative!r} leaves the export folder")
-        if not path.exists():
+        path = next((path for path in inside if path.exists()), None)
+        if path is None:
             raise ExperimentError(f"{where}: file {relative!r} is missing")
         try:
             variables = json.loads(row.get("variables") or "{}")

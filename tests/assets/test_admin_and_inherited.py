@@ -103,3 +103,42 @@ def test_external_s3_assets_get_presigned_urls(client, local, s3, moto_server):
     redirect = client.get(f"/assets/{row.token}/")
     assert redirect.status_code == 302 and requests.get(redirect["Location"], timeout=10).content == WAV
 
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_export_hook_writes_readable_files_and_inherited_assets_read_them_back(local, tmp_path, client):
+    from assets.exporting import export_assets
+    from assets.kinds import FastFunctionAsset
+    from experiments import services
+
+    from .test_views_and_uploads import tone
+
+    participant = services.participant_create(worker_id="exported")
+    source = tmp_path / "r.wav"
+    source.write_bytes(WAV)
+    mine = ExperimentAsset(local_key="imitation", input_path=source, parent=participant, personal=True).deposit()
+    shared = ExperimentAsset(local_key="take", input_path=source, parent=("trial", "4")).deposit()
+    asset_deposit(asset_id=mine.pk)  # `shared` stays pending: exported from the inbox
+    holder_add_assets(holder=("module", "intro"), assets={
+        "logo": CachedAsset("logo.png"), "fast": FastFunctionAsset(function=tone, extension=".wav")})
+    asset_deposit(asset_id=Asset.objects.get(kind="cached").pk)
+
+    rows = list(export_assets(destination=tmp_path / "e1" / "assets", mode="experiment", anonymize=False))
+    paths = sorted(row["path"] for row in rows)
+    assert paths == [f"participant/{participant.pk}/imitation-{mine.pk}.wav", f"trial/4/take-{shared.pk}.wav"]
+    assert all((tmp_path / "e1" / "assets" / p).read_bytes() == WAV for p in paths)
+    anonymous = list(export_assets(destination=tmp_path / "e2" / "assets", mode="experiment", anonymize=True))
+    assert [row["path"] for row in anonymous] == [f"trial/4/take-{shared.pk}.wav"]  # no personal asset
+    everything = list(export_assets(destination=tmp_path / "e3" / "assets", mode="all", anonymize=True))
+    assert sorted(row["kind"] for row in everything) == ["cached", "experiment", "fast_function"]
+    assert (tmp_path / "e3" / "assets" / "cached/module/intro/logo.png").read_bytes() == (
+        EXPERIMENTS / "local" / "logo.png").read_bytes()
+
+    # What the exports app writes (paths from the export's root), read back by a new experiment.
+    with open(tmp_path / "e3" / "assets" / "manifest.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["path", *MANIFEST_COLUMNS[:2], *MANIFEST_COLUMNS[3:], "local_key"])
+        writer.writeheader()
+        for row in everything:
+            writer.writerow({**row, "path": f"assets/{row['path']}"})
+    inherited = InheritedAssets(tmp_path / "e3" / "assets" / "manifest.csv", key="before")
+    assert len(inherited) == 3
