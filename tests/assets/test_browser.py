@@ -110,3 +110,43 @@ def test_a_page_waits_for_an_asset_that_is_not_deposited_yet(live_server, browse
         assert ready
     finally:
         connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_static_audio_demo_in_chromium(live_server, browser_page, use_experiment, asset_dirs, settings):
+    """The demo end to end: a node's synthesised stimulus, a recorded imitation on the trial,
+    and the feedback page playing that recording."""
+    from experiments.deployment import deployment_create
+
+    from .conftest import ROOT
+
+    try:
+        settings.ASSET_DEPLOY_MODE = "local"
+        use_experiment(ROOT / "demos" / "static_audio")
+        deployment_create(experiment=get_experiment())
+        page = browser_page
+        page.goto(f"{live_server.url}/start/?worker_id=demo-chromium")
+        page.wait_for_selector('form[data-label="welcome"]')
+        page.click("#next")
+        page.wait_for_selector('form[data-label="imitation"]')
+        stimulus = page.get_attribute("audio", "src")
+        assert page.evaluate("async (u) => (await fetch(u)).headers.get('content-type')", stimulus) == "audio/wav"
+        page.click("#record-start")
+        page.wait_for_selector("#next:not([disabled])", timeout=15000)
+        page.click("#next")
+        page.wait_for_selector('form[data-label="feedback_page"]', timeout=15000)
+        participant = Participant.objects.get(worker_id="demo-chromium")
+        trial = participant.trials.get()
+        recording = trial.assets["imitation"]
+        assert recording.kind == "recording" and recording.content_type == "audio/webm"
+        assert trial.assets["stimulus"].url == stimulus
+        assert page.get_attribute("audio", "src") == recording.url
+        playable = page.evaluate("""() => new Promise((resolve) => {
+            const audio = document.querySelector('audio');
+            if (audio.readyState >= 1) return resolve(true);
+            audio.addEventListener('loadedmetadata', () => resolve(true));
+            audio.addEventListener('error', () => resolve(false));
+        })""")
+        assert playable
+    finally:
+        connections.close_all()
