@@ -30,6 +30,11 @@ EXPERIMENTS = ROOT / "benchmarks" / "experiments"
 BUCKET = f"chorus-bench-{secrets.token_hex(4)}"
 
 
+def tool(name: str) -> list[str]:
+    """A console tool (celery, gunicorn) running this checkout's code (scripts/checkout_main.py)."""
+    return [sys.executable, str(ROOT / "scripts" / "checkout_main.py"), name]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -83,7 +88,7 @@ class Processes:
 
     def worker(self, name: str, experiment: str, concurrency: int, pool: str = "prefork",
                **env: str) -> subprocess.Popen:
-        return self.start(name, [str(BIN / "celery"), "-A", "config", "worker", "-l", "info",
+        return self.start(name, [*tool("celery"), "-A", "config", "worker", "-l", "info",
                                  "--concurrency", str(concurrency), "--pool", pool, "--without-gossip",
                                  "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h"],
                           {"EXPERIMENT": str(EXPERIMENTS / experiment), **env}, " ready.")
@@ -154,7 +159,7 @@ def figure_submit(procs: Processes, var: Path, n: int) -> dict:
     wav_of_size(recording_path, 5 * 1024 * 1024)
     recording = recording_path.read_bytes()
     port = free_port()
-    web = procs.start("web", [str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"],
+    web = procs.start("web", [*tool("gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"],
                       {"EXPERIMENT": str(EXPERIMENTS / "assets_submit")}, port)
     base = f"http://127.0.0.1:{port}"
     stores = (("fast store (1 ms)", "0.001"), ("slow store (2 s)", "2.0"))

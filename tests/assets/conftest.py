@@ -22,7 +22,7 @@ EXPERIMENTS = Path(__file__).resolve().parent / "experiments"
 
 def tool(name: str) -> list[str]:
     """The command starting a console tool on this checkout's code (see checkout_main.py)."""
-    return [sys.executable, str(Path(__file__).resolve().parent / "checkout_main.py"), name]
+    return [sys.executable, str(ROOT / "scripts" / "checkout_main.py"), name]
 
 
 def free_port() -> int:

@@ -2,13 +2,13 @@
 
 A shared virtualenv may hold an editable install of another checkout, whose import finder would
 supply modules this checkout lacks; subprocesses started by the tests drop it first.
-Usage: python tests/assets/checkout_main.py celery -A config worker ...
+Usage: python scripts/checkout_main.py celery -A config worker ...
 """
 
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.meta_path[:] = [finder for finder in sys.meta_path if "editable" not in repr(finder).lower()]
 sys.path[0] = str(ROOT)
 
