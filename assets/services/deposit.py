@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 RETRYABLE = (Asset.Status.PENDING, Asset.Status.DEPOSITING)
 
 #: Called with each asset right after it is deposited (on the worker), e.g. by trial makers to
-#: finalize a trial once all its assets are in storage. Errors are logged, never raised.
+#: finalize a trial once all its assets are in storage; settings.ASSET_DEPOSITED_HOOKS names more
+#: by dotted path (imported when needed). Errors are logged, never raised.
 DEPOSITED_HOOKS: list[Callable[[Asset], None]] = []
 
 
@@ -165,10 +166,13 @@ def asset_deposit(*, asset_id: int, storage: AssetStorage | None = None) -> Depo
 
 
 def _run_deposited_hooks(asset_id: int) -> None:
-    if not DEPOSITED_HOOKS:
+    from django.utils.module_loading import import_string
+
+    hooks = [*DEPOSITED_HOOKS, *(import_string(path) for path in settings.ASSET_DEPOSITED_HOOKS)]
+    if not hooks:
         return
     asset = Asset.objects.get(pk=asset_id)
-    for hook in DEPOSITED_HOOKS:
+    for hook in hooks:
         try:
             hook(asset)
         except Exception:

@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from assets.selectors import holder_assets_pending
 from assets.services import holders_register_pending
 
 from ..timeline.elements import ExperimentError
@@ -164,9 +165,43 @@ def trial_finalize(*, maker, trial: Trial, participant, experiment, answer: Any)
     trial.answer = answer
     trial.time_taken = max(0.0, (now - trial.created_at).total_seconds()) if trial.created_at else None
     trial.score = maker.score(trial=trial, answer=answer, participant=participant, experiment=experiment)
+    if holder_assets_pending(trial):
+        # --- assets: e.g. the recording just made; finalized once the last is stored (hook below)
+        trial.vars["awaiting_assets"] = True
+        trial.save(update_fields=["answer", "time_taken", "score", "vars", "updated_at"])
+        return
+    trial.vars.pop("awaiting_assets", None)
     trial.finalized, trial.finalized_at = True, now
     trial.save(update_fields=["answer", "time_taken", "score", "finalized", "finalized_at", "vars", "updated_at"])
     maker.on_trial_finalized(trial=trial, participant=participant, experiment=experiment)
+
+
+def trials_finalize_when_assets_stored(asset) -> None:
+    """Deposit hook (runs on the worker): finalize the trials that were waiting for this asset,
+    once none of their assets is pending. Idempotent; each trial row is locked while checked."""
+    from assets.models import AssetLink
+
+    trial_ids = set(AssetLink.objects.filter(asset=asset, holder_kind="trial").values_list("holder_id", flat=True))
+    if asset.parent_kind == "trial":
+        trial_ids.add(asset.parent_id)
+    if not trial_ids:
+        return
+    from ..loading import get_experiment
+
+    experiment = get_experiment()
+    for trial_id in sorted(int(i) for i in trial_ids if str(i).isdigit()):
+        with transaction.atomic():
+            trial = Trial.objects.select_for_update(of=("self",)).filter(pk=trial_id).first()
+            if (trial is None or trial.finalized or trial.failed or not trial.vars.get("awaiting_assets")
+                    or holder_assets_pending(trial)):
+                continue
+            maker = experiment.program.modules.get(trial.trial_maker_id)
+            trial.vars.pop("awaiting_assets", None)
+            trial.finalized, trial.finalized_at = True, timezone.now()
+            trial.save(update_fields=["finalized", "finalized_at", "vars", "updated_at"])
+            if maker is not None:
+                maker.on_trial_finalized(trial=trial, participant=trial.participant, experiment=experiment)
+
 
 
 def participant_trials_fail(*, maker, participant, reason: str, include_finalized: bool = False) -> int:

@@ -41,7 +41,7 @@ def test_static_audio_demo_with_bots(use_experiment, asset_dirs, client, setting
                 feedback_pages += 1
                 trial = bot.trials.order_by("-id").first()
                 url = page.to_dict()["prompt"]["url"]
-                assert url == trial.assets["imitation"].url
+                assert url.split("?")[0] == trial.assets["imitation"].url.split("?")[0]  # grants carry a timestamp
                 assert b"".join(client.get(url).streaming_content)[:4] == b"RIFF"
                 randomised = client.get(trial.assets["randomised"].url)
                 assert randomised.status_code == 200 and randomised.content[:4] == b"RIFF"
@@ -53,7 +53,11 @@ def test_static_audio_demo_with_bots(use_experiment, asset_dirs, client, setting
         assert feedback_pages == 3
         recordings = Asset.objects.filter(participant=bot, kind="recording")
         assert recordings.count() == 3 and all(r.personal and r.parent_kind == "trial" for r in recordings)
+        trials = list(bot.trials.all())
+        assert not any(t.finalized for t in trials)  # each waits for its recording
+        assert all(t.vars["awaiting_assets"] and t.answer["id"] == t.assets["imitation"].pk for t in trials)
         for recording in recordings:
             assert asset_deposit(asset_id=recording.pk).status == "deposited"
+        assert all(t.finalized for t in bot.trials.all())  # the deposit hook finalized them
     # The bots' identical media is stored once.
     assert len(set(Asset.objects.filter(kind="recording").values_list("storage_key", flat=True))) == 1

@@ -211,3 +211,31 @@ def test_backoff_grows_exponentially_with_jitter(settings):
     for attempts, nominal in [(1, 2), (2, 4), (3, 8), (4, 16), (10, 120)]:
         delays = {backoff_delay(attempts) for _ in range(50)}
         assert all(nominal / 2 <= d <= nominal for d in delays) and len(delays) > 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_trial_is_finalized_when_a_worker_has_stored_its_recording(use_experiment, asset_dirs,
+                                                                    start_worker, settings):
+    from experiments import services
+    from experiments.deployment import deployment_create
+    from experiments.models import Participant
+    from experiments.selectors import current_page
+    from experiments.trials.models import Trial
+
+    demo = ROOT / "demos" / "static_audio"
+    settings.ASSET_DEPLOY_MODE = "local"
+    use_experiment(demo)
+    deployment_create(experiment=get_experiment())
+    start_worker(demo)
+    bot = services.participant_create(worker_id="bot")
+    Participant.objects.filter(pk=bot.pk).update(is_bot=True)
+    bot.refresh_from_db()
+    while not current_page(bot).terminal:
+        page = current_page(bot)
+        bot = services.response_submit(token=bot.token, page_uuid=bot.page_uuid,
+                                       raw_answer=page.get_bot_response({"participant": bot})).participant
+    trials = Trial.objects.filter(participant=bot)
+    assert trials.count() == 3
+    wait_until(lambda: all(t.finalized for t in trials.all()), timeout=60, message="finalized trials")
+    assert all(t.assets["imitation"].status == "deposited" and "awaiting_assets" not in t.vars
+               for t in trials.all())
