@@ -224,3 +224,42 @@ CELERY_BEAT_SCHEDULE["exports-requeue-jobs"] = {
     "schedule": 60.0,
     "options": {"expires": 60.0},
 }
+
+# --- assets -----------------------------------------------------------------------------------
+# Uploads wait here (fsynced) until a worker deposits them: web and workers must share it.
+ASSET_INBOX_DIR = Path(env_str("ASSET_INBOX_DIR", str(VAR_DIR / "asset_inbox")))
+# LocalStorage() without a root keeps assets here.
+ASSET_LOCAL_ROOT = Path(env_str("ASSET_LOCAL_ROOT", str(VAR_DIR / "assets")))
+# S3Storage reads its endpoint and region (above) and credentials here (any S3-compatible store).
+AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID") or None
+AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
+AWS_S3_ADDRESSING_STYLE = env_str("AWS_S3_ADDRESSING_STYLE", "path")
+ASSET_S3_CONNECT_TIMEOUT = env_float("ASSET_S3_CONNECT_TIMEOUT", 5.0)
+ASSET_S3_MAX_ATTEMPTS = env_int("ASSET_S3_MAX_ATTEMPTS", 3)
+# Presigned S3 URLs and signed personal-asset URLs expire after this many seconds.
+ASSET_URL_EXPIRY = env_int("ASSET_URL_EXPIRY", 6 * 3600)
+# Deposits: attempts before `failed`, exponential backoff (seconds) with jitter, worker lease.
+ASSET_DEPOSIT_MAX_ATTEMPTS = env_int("ASSET_DEPOSIT_MAX_ATTEMPTS", 6)
+ASSET_DEPOSIT_RETRY_BASE = env_float("ASSET_DEPOSIT_RETRY_BASE", 2.0)
+ASSET_DEPOSIT_RETRY_MAX = env_float("ASSET_DEPOSIT_RETRY_MAX", 120.0)
+ASSET_DEPOSIT_LEASE = env_float("ASSET_DEPOSIT_LEASE", 600.0)
+# The backstop re-enqueues deposits pending (or leased) longer than this.
+ASSET_BACKSTOP_GRACE = env_float("ASSET_BACKSTOP_GRACE", 30.0)
+ASSET_BACKSTOP_INTERVAL = env_float("ASSET_BACKSTOP_INTERVAL", 30.0)
+# `deploy` deposits cached assets on workers ("workers"), in this process ("local"), or
+# on workers when one answers a ping ("auto").
+ASSET_DEPLOY_MODE = env_str("ASSET_DEPLOY_MODE", "auto")
+# Largest file one response may carry; Django has no total limit for files, so we enforce it.
+ASSET_UPLOAD_MAX_BYTES = env_int("ASSET_UPLOAD_MAX_BYTES", 50 * 1024 * 1024)
+# Called with each asset once deposited: trials waiting for a recording are finalized then.
+ASSET_DEPOSITED_HOOKS = ["experiments.trials.services.trials_finalize_when_assets_stored"]
+if REDIS_URL:
+    # A message of a worker that died unacked returns after visibility_timeout; sweep for such
+    # messages every interval (kombu's default scans only every 10th interval: ~100 s).
+    CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_interval"] = env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10)
+    CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = 1
+CELERY_BEAT_SCHEDULE["assets-deposit-backstop"] = {
+    "task": "assets.tasks.deposits_backstop",
+    "schedule": ASSET_BACKSTOP_INTERVAL,
+    "options": {"expires": ASSET_BACKSTOP_INTERVAL},
+}

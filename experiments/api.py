@@ -56,3 +56,24 @@ __all__ += [
 ]
 
 __all__ += ["DataError"]  # --- exports ---
+
+# --- assets ---
+from assets.controls import AudioRecordControl  # noqa: E402
+from assets.kinds import (  # noqa: E402
+    CachedAsset,
+    CachedFunctionAsset,
+    ExperimentAsset,
+    ExternalAsset,
+    ExternalS3Asset,
+    FastFunctionAsset,
+    InheritedAssets,
+    Recording,
+)
+from assets.models import Asset  # noqa: E402
+from assets.storage import AssetStorage, LocalStorage, S3Storage  # noqa: E402
+
+__all__ += [
+    "Asset", "AssetStorage", "AudioRecordControl", "CachedAsset", "CachedFunctionAsset",
+    "ExperimentAsset", "ExternalAsset", "ExternalS3Asset", "FastFunctionAsset", "InheritedAssets",
+    "LocalStorage", "Recording", "S3Storage",
+]

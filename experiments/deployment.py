@@ -30,9 +30,14 @@ def deployment_create(*, experiment: Experiment, progress: ProgressFactory | Non
     with transaction.atomic():
         for element in experiment.program.elements:
             element.prepare(experiment, progress)
-        return Deployment.objects.create(
+        deployment = Deployment.objects.create(
             label=experiment.label, experiment_path=experiment.path, source_hash=experiment.source_hash
         )
+    # --- assets: register declared assets and deposit cached ones (after commit: workers read rows)
+    from assets.services import assets_deploy
+
+    deployment.asset_report = assets_deploy(experiment=experiment, progress=progress)
+    return deployment
 
 
 def deployment_current(*, experiment: Experiment) -> Deployment | None:

@@ -8,6 +8,8 @@ import uuid
 
 from django.db import models
 
+from assets.holders import AssetHolder
+
 
 def new_token() -> str:
     """An unguessable participant token: 256 bits, URL-safe."""
@@ -58,7 +60,9 @@ class VarStore:
         return name in self._owner.vars
 
 
-class Participant(models.Model):
+class Participant(AssetHolder, models.Model):
+    asset_holder_kind = "participant"  # participant.assets: a dict by local key
+
     class Status(models.TextChoices):
         WORKING = "working"
         APPROVED = "approved"

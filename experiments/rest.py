@@ -2,9 +2,11 @@
 
 No Django session is involved, so DRF's CSRF check does not apply: the page_uuid of the current
 page is the anti-forgery token (a forged request cannot know it), and only JSON bodies are
-accepted (a cross-site form cannot send one without a CORS preflight).
+accepted (a cross-site form cannot send one without a CORS preflight). Multipart bodies (a
+`payload` JSON field plus files, for recordings) need the same page_uuid inside the payload.
 """
 
+import io
 import json
 import re
 import sys
@@ -14,12 +16,15 @@ from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
+
+from assets.services import discard_staged_on_error
+from assets.uploads import split_multipart, upload_refusal
 
 from . import services
 from .selectors import page_payload, participant_by_token
@@ -29,6 +34,13 @@ class SubmitSerializer(serializers.Serializer):
     page_uuid = serializers.UUIDField()
     answer = serializers.JSONField(required=False, allow_null=True)
     metadata = serializers.DictField(required=False)
+
+
+class MultipartSubmitSerializer(serializers.Serializer):
+    """A submit carrying files (recordings): the JSON body in `payload`, each file in its field."""
+
+    payload = serializers.CharField(help_text="the JSON body: page_uuid, answer, metadata")
+    audio = serializers.FileField(required=False, help_text="AudioRecordControl's recording")
 
 
 class PageSerializer(serializers.Serializer):
@@ -139,8 +151,11 @@ class PageView(ParticipantAPIView):
 
 
 class ResponseView(ParticipantAPIView):
+    parser_classes = [StrictJSONParser, MultiPartParser]
+
     @extend_schema(
-        request=SubmitSerializer,
+        request={"application/json": SubmitSerializer,
+                 "multipart/form-data": MultipartSubmitSerializer},
         responses={
             200: PageSerializer,
             400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer,
@@ -151,22 +166,36 @@ class ResponseView(ParticipantAPIView):
     )
     def post(self, request: Request, token: str) -> Response:
         """Submit the answer to the current page (`page_uuid`); returns the next page."""
-        if request.content_type.split(";")[0].strip().lower() != "application/json":
+        media_type = request.content_type.split(";")[0].strip().lower()
+        files = None
+        if media_type == "multipart/form-data":
+            # --- assets: a `payload` JSON field plus files (recordings); size bounded before reading
+            refused = upload_refusal(request)
+            if refused is not None:
+                return Response({"error": refused[1]}, status=refused[0])
+            payload, files, problem = split_multipart(request.data, request.FILES)
+            if problem:
+                return Response({"error": problem}, status=status.HTTP_400_BAD_REQUEST)
+            data = StrictJSONParser().parse(io.BytesIO(payload.encode("utf-8", "surrogatepass")))
+        elif media_type != "application/json":
             # Without this, a body with no Content-Type would parse as {} and get a puzzling 400.
             raise UnsupportedMediaType(request.content_type or "(none)")
-        data = request.data
+        else:
+            data = request.data
         if not isinstance(data, dict):
             raise ParseError("the body must be a JSON object")
         serializer = SubmitSerializer(data=data)
         if not serializer.is_valid():
             return Response({"error": _first_error(serializer.errors)}, status=status.HTTP_400_BAD_REQUEST)
         try:
-            result = services.response_submit(
-                token=token,
-                page_uuid=serializer.validated_data["page_uuid"],
-                raw_answer=serializer.validated_data.get("answer"),
-                metadata=serializer.validated_data.get("metadata"),
-            )
+            with discard_staged_on_error():
+                result = services.response_submit(
+                    token=token,
+                    page_uuid=serializer.validated_data["page_uuid"],
+                    raw_answer=serializer.validated_data.get("answer"),
+                    metadata=serializer.validated_data.get("metadata"),
+                    files=files,
+                )
         except services.SubmitError as exc:
             body = {"error": exc.message}
             if exc.status in (409, 422):

@@ -163,15 +163,17 @@ def _parse_uuid(value: Any) -> uuid.UUID:
 
 
 def response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
-                    metadata: dict[str, Any] | None = None) -> SubmitResult:
+                    metadata: dict[str, Any] | None = None,
+                    files: dict[str, Any] | None = None) -> SubmitResult:
     """Accept one answer to the participant's current page and move them on.
 
     Raises a SubmitError subclass (and changes nothing) for an unknown token, a stale or repeated
-    page_uuid, a malformed answer or one that validate() rejects.
+    page_uuid, a malformed answer or one that validate() rejects. `files` (uploads by field
+    name) go to controls that accept files (recordings), which keep them as assets.
     """
     try:
         return _response_submit(token=token, page_uuid=page_uuid, raw_answer=raw_answer,
-                                metadata=metadata)
+                                metadata=metadata, files=files)
     except IntegrityError as exc:
         # The row lock makes this unreachable in normal running; the unique constraint is the
         # backstop. Caught outside the atomic block (rolled back whole, no savepoint needed).
@@ -182,7 +184,8 @@ def response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
 
 @transaction.atomic
 def _response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
-                     metadata: dict[str, Any] | None) -> SubmitResult:
+                     metadata: dict[str, Any] | None,
+                     files: dict[str, Any] | None = None) -> SubmitResult:
     page_uuid = _parse_uuid(page_uuid)
     if metadata is not None and not isinstance(metadata, dict):
         raise BadAnswer("metadata must be an object")
@@ -196,9 +199,17 @@ def _response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
     if page.terminal:
         raise StalePage("the experiment has ended for this participant", participant=participant)
     try:
-        answer = page.format_answer(raw_answer)
+        if getattr(page.control, "accepts_files", ()):
+            answer = page.control.format_upload(raw_answer, files=files or {}, page=page,
+                                                available=runner.available())
+        elif files:
+            raise AnswerFormatError("this page does not take files")
+        else:
+            answer = page.format_answer(raw_answer)
     except AnswerFormatError as exc:
-        raise BadAnswer(str(exc)) from None
+        error = BadAnswer(str(exc))
+        error.status = getattr(exc, "status", 400)  # uploads: 413 too large, 415 wrong type
+        raise error from None
     message = page.validate(answer, participant=participant, experiment=experiment)
     if message:
         raise AnswerRejected(str(message), participant=participant)

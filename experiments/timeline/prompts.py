@@ -23,6 +23,8 @@ class Prompt:
 
 class ImagePrompt(Prompt):
     kind = "image"
+    #: Waits for media whose asset is not deposited yet (assets app).
+    scripts = ("assets/asset_wait.js",)
 
     def __init__(self, url: Any, text: str = "", *, width: str = "", height: str = "",
                  alt: str = "", **kwargs: Any) -> None:
@@ -36,6 +38,7 @@ class ImagePrompt(Prompt):
 
 class AudioPrompt(Prompt):
     kind = "audio"
+    scripts = ("assets/asset_wait.js",)
 
     def __init__(self, url: Any, text: str = "", *, controls: bool = True, autoplay: bool = False,
                  loop: bool = False, **kwargs: Any) -> None:

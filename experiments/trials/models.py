@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 from django.db import models
 from django.db.models import Q
 
+from assets.holders import AssetHolder as AssetLinks
+
 from .typed import TypedModel
 
 
@@ -21,41 +23,33 @@ def random_shuffle() -> int:
     return random.randrange(2**31)
 
 
-def describe_asset(asset: Any) -> dict[str, Any]:
-    return {"kind": type(asset).__name__, "repr": repr(asset)[:500]}
-
-
-class AssetHolder(TypedModel):
-    """Abstract base of nodes and trials: `assets`.
-
-    Until the assets app links real Asset rows, `add_assets` records what was asked for in
-    `vars["requested_assets"]` (kind and repr, so admins and exports see it) and keeps the objects
-    in memory on this instance (`assets[key]`). The assets app replaces both with links.
-    """
+class AssetHolder(AssetLinks, TypedModel):
+    """Abstract base of networks, nodes and trials: `assets`, a dict by local key of the linked
+    Asset rows (a trial also sees its node's). `add_assets({...})` declares assets: registered at
+    once on a saved row; on an unsaved one (a node template, a trial inside finalize_definition)
+    kept until the services save it and call `holder_register_pending` (function assets then
+    take their arguments from the final definition)."""
 
     @property
-    def assets(self) -> dict[str, Any]:
-        return self.__dict__.setdefault("_assets", {})
+    def assets(self):
+        if self.pk is None:
+            return dict(self.__dict__.get("_pending_assets", {}))
+        return AssetLinks.assets.fget(self)
 
     @assets.setter
     def assets(self, value: dict[str, Any] | None) -> None:
-        self.__dict__["_assets"] = {}
         if value:
+            if not isinstance(value, dict):
+                raise TypeError("assets is a dict of assets by local key")
             self.add_assets(value)
-
-    def add_assets(self, assets: dict[str, Any]) -> None:
-        """Attach assets by local key (e.g. from `finalize_definition`)."""
-        if not isinstance(assets, dict):
-            raise TypeError("add_assets takes a dict of assets by local key")
-        self.assets.update(assets)
-        requested = self.vars.setdefault("requested_assets", {})
-        requested.update({str(key): describe_asset(asset) for key, asset in assets.items()})
 
     class Meta:
         abstract = True
 
 
-class Network(TypedModel):
+class Network(AssetHolder):
+    asset_holder_kind = "network"
+
     """A chain of nodes (chain trial makers). `head` is the newest alive node."""
 
     trial_maker_id = models.CharField(max_length=255)
@@ -93,6 +87,8 @@ class Node(AssetHolder):
     `n_trials` counts the node's non-failed, non-repeat trials (in progress or finalized); the
     allocator keeps it exact under its lock and picks the least-used node.
     """
+
+    asset_holder_kind = "node"
 
     trial_maker_id = models.CharField(max_length=255)
     network = models.ForeignKey(Network, null=True, blank=True, on_delete=models.CASCADE, related_name="nodes")
@@ -149,6 +145,7 @@ class Trial(AssetHolder):
 
     #: Seconds a trial takes, feedback included (progress and pay). Required.
     time_estimate: ClassVar[float | None] = None
+    asset_holder_kind = "trial"
 
     trial_maker_id = models.CharField(max_length=255)
     node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="trials")
@@ -203,6 +200,10 @@ class Trial(AssetHolder):
         return None
 
     # --- conveniences ---------------------------------------------------------------------------
+
+    def asset_parents(self) -> list[Any]:
+        """A trial sees its node's assets (its own keys win)."""
+        return [("node", str(self.node_id))] if self.node_id else []
 
     @property
     def trial_maker(self):

@@ -30,6 +30,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from assets.selectors import holder_assets_pending
+from assets.services import holders_register_pending
+
 from ..timeline.elements import ExperimentError
 from . import selectors
 from .models import Network, Node, Trial
@@ -87,6 +90,7 @@ def trial_create(*, maker, participant, experiment, node: Node, number: int, net
             raise ExperimentError(f"{trial_class.__name__}.finalize_definition must return the definition (a dict)")
         trial.definition = definition
     trial.save(force_insert=True)
+    holders_register_pending([trial])  # assets added in finalize_definition
     if repeat_of is None and not counted:
         Node.objects.filter(pk=node.pk).update(n_trials=F("n_trials") + 1)
         node.n_trials += 1
@@ -161,9 +165,43 @@ def trial_finalize(*, maker, trial: Trial, participant, experiment, answer: Any)
     trial.answer = answer
     trial.time_taken = max(0.0, (now - trial.created_at).total_seconds()) if trial.created_at else None
     trial.score = maker.score(trial=trial, answer=answer, participant=participant, experiment=experiment)
+    if holder_assets_pending(trial):
+        # --- assets: e.g. the recording just made; finalized once the last is stored (hook below)
+        trial.vars["awaiting_assets"] = True
+        trial.save(update_fields=["answer", "time_taken", "score", "vars", "updated_at"])
+        return
+    trial.vars.pop("awaiting_assets", None)
     trial.finalized, trial.finalized_at = True, now
     trial.save(update_fields=["answer", "time_taken", "score", "finalized", "finalized_at", "vars", "updated_at"])
     maker.on_trial_finalized(trial=trial, participant=participant, experiment=experiment)
+
+
+def trials_finalize_when_assets_stored(asset) -> None:
+    """Deposit hook (runs on the worker): finalize the trials that were waiting for this asset,
+    once none of their assets is pending. Idempotent; each trial row is locked while checked."""
+    from assets.models import AssetLink
+
+    trial_ids = set(AssetLink.objects.filter(asset=asset, holder_kind="trial").values_list("holder_id", flat=True))
+    if asset.parent_kind == "trial":
+        trial_ids.add(asset.parent_id)
+    if not trial_ids:
+        return
+    from ..loading import get_experiment
+
+    experiment = get_experiment()
+    for trial_id in sorted(int(i) for i in trial_ids if str(i).isdigit()):
+        with transaction.atomic():
+            trial = Trial.objects.select_for_update(of=("self",)).filter(pk=trial_id).first()
+            if (trial is None or trial.finalized or trial.failed or not trial.vars.get("awaiting_assets")
+                    or holder_assets_pending(trial)):
+                continue
+            maker = experiment.program.modules.get(trial.trial_maker_id)
+            trial.vars.pop("awaiting_assets", None)
+            trial.finalized, trial.finalized_at = True, timezone.now()
+            trial.save(update_fields=["finalized", "finalized_at", "vars", "updated_at"])
+            if maker is not None:
+                maker.on_trial_finalized(trial=trial, participant=trial.participant, experiment=experiment)
+
 
 
 def participant_trials_fail(*, maker, participant, reason: str, include_finalized: bool = False) -> int:
@@ -288,6 +326,7 @@ def static_nodes_deploy(*, maker, progress: Callable[[str, int], Any] | None = N
             batch = [_node_from_template(template, trial_maker_id=maker.id, key=key)
                      for key, template in missing[start:start + batch_size]]
             Node.objects.bulk_create(batch)
+            holders_register_pending(batch)  # the nodes' declared assets, by local key
             if bar is not None:
                 bar.update(len(batch))
         if bar is not None:
@@ -317,6 +356,7 @@ def chain_network_create(*, maker, experiment, participant, position: int, start
         node.definition = node.create_definition_from_seed(node.seed, experiment, participant)
         node.ready = not node.has_async_on_deploy()
     node.save(force_insert=True)
+    holders_register_pending([node])
     network.head, network.n_nodes = node, 1
     network.full = maker.max_nodes_per_chain is not None and 1 >= maker.max_nodes_per_chain
     network.save(update_fields=["head", "n_nodes", "full", "updated_at"])
@@ -387,6 +427,7 @@ def chain_grow(*, maker, trial: Trial, participant, experiment) -> Node | None:
         child.definition = definition
         child.ready = not child.has_async_on_deploy()
         child.save(force_insert=True)
+        holders_register_pending([child])
         network.head, network.n_nodes = child, child.degree + 1
         network.full = maker.max_nodes_per_chain is not None and network.n_nodes >= maker.max_nodes_per_chain
         network.save(update_fields=["head", "n_nodes", "full", "updated_at"])

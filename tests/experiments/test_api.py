@@ -256,7 +256,7 @@ def test_an_answer_of_the_wrong_shape_gets_400_and_changes_nothing(client, token
     [
         ("text/plain", '{"page_uuid": "x"}'),
         ("application/x-www-form-urlencoded", "page_uuid=x"),
-        ("multipart/form-data; boundary=xyz", "--xyz--"),
+        # multipart/form-data carries recordings (a `payload` field plus files): tests/assets.
         ("application/xml", "<page_uuid/>"),
     ],
 )
@@ -406,7 +406,9 @@ def test_the_openapi_schema_describes_both_endpoints(client):
     body_schema = _resolve(schema, submit["requestBody"]["content"]["application/json"]["schema"])
     assert body_schema["required"] == ["page_uuid"]
     assert body_schema["properties"]["page_uuid"]["format"] == "uuid"
-    assert list(submit["requestBody"]["content"]) == ["application/json"]
+    assert list(submit["requestBody"]["content"]) == ["application/json", "multipart/form-data"]
+    multipart = _resolve(schema, submit["requestBody"]["content"]["multipart/form-data"]["schema"])
+    assert multipart["required"] == ["payload"]  # the JSON body; recordings ride beside it
     # The described page is the page the API returns: same fields.
     page_schema = _resolve(schema, submit["responses"]["200"]["content"]["application/json"]["schema"])
     token = start(client)

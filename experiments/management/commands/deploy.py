@@ -19,7 +19,13 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
-        deployment = deployment_create(experiment=experiment, progress=step_progress(self.stderr))
+        from assets.services import AssetDeployError
+
+        try:
+            deployment = deployment_create(experiment=experiment, progress=step_progress(self.stderr))
+        except AssetDeployError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(deployment.asset_report.summary())
         self.stdout.write(self.style.SUCCESS(
             f"Deployed '{deployment.label}' (deployment {deployment.id}, source {deployment.source_hash[:12]})"
         ))

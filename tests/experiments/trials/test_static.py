@@ -195,7 +195,7 @@ def test_finalize_definition_changes_the_trial_not_the_node_and_records_assets(m
     trial = sources.TRIAL + '''
     def finalize_definition(self, definition, experiment, participant):
         definition["participant"] = participant.pk
-        self.add_assets({"stimulus": ("a", "placeholder")})
+        self.add_assets({"stimulus": ExternalAsset("https://example.org/stimulus.wav")})
         return definition
 '''
     make_experiment(sources.static(trial=trial, expected_trials_per_participant=1))
@@ -203,7 +203,7 @@ def test_finalize_definition_changes_the_trial_not_the_node_and_records_assets(m
     trial = trials_of(bot)[0]
     assert trial.definition == {"i": trial.node.definition["i"], "participant": bot.pk}
     assert "participant" not in trial.node.definition
-    assert trial.vars["requested_assets"]["stimulus"]["kind"] == "tuple"
+    assert trial.assets["stimulus"].url == "https://example.org/stimulus.wav"  # an Asset row
 
 
 def test_a_trial_of_several_pages_stores_the_last_answer(make_experiment):
