@@ -165,3 +165,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
+
+# --- Sync (sync app) --------------------------------------------------------------------------
+# The beat backstop: process barriers with waiters, enforce max_wait_time (seconds between ticks).
+SYNC_TICK_INTERVAL = env_float("SYNC_TICK_INTERVAL", 1.0)
+CELERY_BEAT_SCHEDULE["sync-tick"] = {
+    "task": "sync.tasks.sync_tick",
+    "schedule": SYNC_TICK_INTERVAL,
+    "options": {"expires": SYNC_TICK_INTERVAL},
+}

@@ -40,3 +40,13 @@ __all__ = [
     "SuccessfulEndPage", "TextControl", "UnsuccessfulEndPage", "VideoPrompt", "WaitPage",
     "conditional", "join", "switch", "while_loop",
 ]
+
+# --- sync (barriers, groupers, sync groups) ---
+from sync.elements import Barrier, GroupBarrier, GroupCloser, Grouper, SimpleGrouper  # noqa: E402
+from sync.models import SimpleSyncGroup, SyncGroup  # noqa: E402
+from sync.pages import BarrierWaitingPage  # noqa: E402
+
+__all__ += [
+    "Barrier", "BarrierWaitingPage", "GroupBarrier", "GroupCloser", "Grouper", "SimpleGrouper",
+    "SimpleSyncGroup", "SyncGroup",
+]

@@ -195,15 +195,17 @@ def response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
 
 
 @transaction.atomic
-def participant_fail(*, participant_id: int, reason: str, tags: list[str] | None = None) -> bool:
+def participant_fail(*, participant_id: int, reason: str, tags: list[str] | None = None,
+                     end_position: int | None = None) -> bool:
     """Fail a participant from outside their own request (admin, beat): lock, fail, move them
-    to the failure page so their next request shows it. Idempotent."""
+    to the failure page (or the terminal page at `end_position`, e.g. a barrier's own end page)
+    so their next request shows it. Idempotent."""
     participant = Participant.objects.select_for_update(of=("self",)).get(pk=participant_id)
     experiment = get_experiment()
     if not participant_mark_failed(participant=participant, reason=reason, tags=tags, experiment=experiment):
         return False
     runner = Runner(experiment.program, experiment, participant)
-    runner.next_page(start=experiment.program.fail_position)
+    runner.next_page(start=experiment.program.fail_position if end_position is None else end_position)
     _persist(participant, runner, timezone.now())
     return True
 
