@@ -1,5 +1,7 @@
 """The waiting page's status endpoint: one cheap read, polled every 1–2 s (with jitter)."""
 
+import re
+
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -8,8 +10,9 @@ from experiments.models import Participant
 
 from .selectors import wait_status
 
-#: Tokens are 43 characters (secrets.token_urlsafe(32)); anything longer is not one.
-MAX_TOKEN_LENGTH = 64
+#: Tokens are URL-safe base64 (secrets.token_urlsafe(32)): anything else is not a token and is
+#: answered without touching the database (a NUL byte would even make PostgreSQL raise).
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @require_GET
@@ -17,7 +20,7 @@ MAX_TOKEN_LENGTH = 64
 def status(request: HttpRequest, token: str) -> JsonResponse:
     """`GET /api/p/<token>/sync/status`: at most two queries."""
     participant = None
-    if len(token) <= MAX_TOKEN_LENGTH:
+    if TOKEN_RE.fullmatch(token):
         participant = (Participant.objects.only("id", "page_uuid", "timeline_state")
                        .filter(token=token).first())
     if participant is None:

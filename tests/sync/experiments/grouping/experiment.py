@@ -1,3 +1,4 @@
+# ruff: noqa: F403, F405
 """Test experiment: triads formed by a SimpleGrouper, then synchronised at a GroupBarrier."""
 
 from experiments.api import *
