@@ -53,7 +53,7 @@ class SyncGroupAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.action(description="Close the selected groups (members waiting at their barriers go on)")
     def close_groups(self, request, queryset) -> None:
-        closed = sum(services.sync_group_close(group_id=g.pk) for g in queryset.only("id"))
+        closed = sum(services.sync_group_close(group_id=pk) for pk in queryset.values_list("pk", flat=True))
         self.message_user(request, f"Closed {closed} group(s).", messages.SUCCESS)
 
 
@@ -91,14 +91,14 @@ class BarrierWaitAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.action(description="Release the selected waiting participants (they go on)")
     def release_waits(self, request, queryset) -> None:
-        released = sum(services.barrier_wait_release(wait_id=w.pk)
-                       for w in queryset.filter(released_at__isnull=True).only("id"))
+        released = sum(services.barrier_wait_release(wait_id=pk) for pk in
+                       queryset.filter(released_at__isnull=True).values_list("pk", flat=True))
         self.message_user(request, f"Released {released} participant(s).", messages.SUCCESS)
 
     @admin.action(description="Fail the selected waiting participants")
     def fail_waiting(self, request, queryset) -> None:
-        failed = sum(services.barrier_wait_fail(wait_id=w.pk)
-                     for w in queryset.filter(released_at__isnull=True).only("id"))
+        failed = sum(services.barrier_wait_fail(wait_id=pk) for pk in
+                     queryset.filter(released_at__isnull=True).values_list("pk", flat=True))
         self.message_user(request, f"Failed {failed} participant(s).", messages.SUCCESS)
 
 
