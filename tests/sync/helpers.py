@@ -63,9 +63,11 @@ def label(participant: Participant) -> str:
 
 
 def run_bot(token: str, *, answers: Callable[[Participant, Any], Any] | None = None,
-            poll: float = 0.02, timeout: float = 60) -> Participant:
+            poll: float = 0.02, pace: float = 0.0, seen: list | None = None,
+            timeout: float = 60) -> Participant:
     """Take a participant to the end: answer pages, and at a waiting page poll the status
-    endpoint's selector until released (as the page's JS does), then submit it."""
+    endpoint's selector until released (as the page's JS does), then submit it. `pace` is a
+    pause before answering an ordinary page; `seen` collects (label, text) of pages shown."""
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -79,6 +81,10 @@ def run_bot(token: str, *, answers: Callable[[Participant, Any], Any] | None = N
                 if not status["released"] and status["page_uuid"] == str(participant.page_uuid):
                     time.sleep(poll)
                     continue
+            if seen is not None and (not seen or seen[-1][0] != str(participant.page_uuid)):
+                seen.append((str(participant.page_uuid), page.label, page.prompt.to_dict().get("text", "")))
+            if pace:
+                time.sleep(pace)
             answer = page.get_bot_response({"participant": participant})
             if answers is not None:
                 custom = answers(participant, page)
