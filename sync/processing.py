@@ -68,6 +68,7 @@ class Context:
         self.var_updates: dict[int, dict[str, Any]] = {}
         self.dirty_groups: dict[int, SyncGroup] = {}
         self.deferred = False          # something was busy: process again after commit
+        self.group_id: int | None = None   # a GroupBarrier's scope
         self._participants: dict[int, Participant] = {}
         if live is not None:
             self._participants[live.pk] = live
@@ -102,22 +103,40 @@ class Context:
         return next((w for w in self.waiters if w.participant_id == participant_id), None)
 
 
+def lock_name(barrier: "Barrier", group_id: int | None) -> str:
+    """What one transaction at a time may process. A GroupBarrier decides group by group, so it
+    is locked per (barrier, group): 100 pairs meeting at one barrier do not queue behind each
+    other. Other barriers (groupers decide over everyone waiting) are locked as a whole."""
+    from .elements import GroupBarrier
+
+    if isinstance(barrier, GroupBarrier):
+        return f"{barrier.id}@{group_id if group_id is not None else '-'}"
+    return barrier.id
+
+
 def process_barrier(barrier: "Barrier", *, trigger: str, live: Participant | None = None,
-                    experiment: Any = None) -> Context | None:
-    """Process `barrier` in the current transaction. Returns None if the lock was busy (the
-    barrier is then processed again after commit)."""
-    acquired, first = lock_barrier(barrier.id)
+                    experiment: Any = None, group_id: int | None = None,
+                    locked: tuple[bool, bool] | None = None) -> Context | None:
+    """Process `barrier` in the current transaction — for a GroupBarrier, the waiters of one
+    group (`group_id`; None: those without a group). Returns None if the lock was busy (it is
+    then processed again after commit). `locked`: lock_barrier's answer, if already taken."""
+    from .elements import GroupBarrier
+
+    acquired, first = locked or lock_barrier(lock_name(barrier, group_id))
     if not acquired:
-        reprocess_after_commit(barrier.id)
+        reprocess_after_commit(barrier.id, group_id)
         return None
     if experiment is None:
         from experiments.loading import get_experiment
 
         experiment = get_experiment()
     ctx = Context(barrier, trigger=trigger, live=live, blocking=first, experiment=experiment)
+    ctx.group_id = group_id
+    rows = BarrierWait.objects.filter(barrier_id=barrier.id, released_at__isnull=True)
+    if isinstance(barrier, GroupBarrier):
+        rows = rows.filter(group_id=group_id) if group_id is not None else rows.filter(group__isnull=True)
     rows = (
-        BarrierWait.objects.filter(barrier_id=barrier.id, released_at__isnull=True)
-        .order_by("id").select_for_update(of=("self",))
+        rows.order_by("id").select_for_update(of=("self",))
         .values_list("id", "participant_id", "group_id", "arrived_at", "deadline", "on_timeout",
                      "participant__failed", "participant__status")
     )
@@ -133,10 +152,11 @@ def process_barrier(barrier: "Barrier", *, trigger: str, live: Participant | Non
     return ctx
 
 
-def reprocess_after_commit(barrier_id: str) -> None:
+def reprocess_after_commit(barrier_id: str, group_id: int | None | str = "all") -> None:
     from .services import barrier_process
 
-    transaction.on_commit(partial(barrier_process, barrier_id=barrier_id, trigger="retry"))
+    transaction.on_commit(partial(barrier_process, barrier_id=barrier_id, group_id=group_id,
+                                  trigger="retry"))
 
 
 # --- plain barriers -----------------------------------------------------------------------
@@ -441,6 +461,6 @@ def _flush(ctx: Context) -> None:
         ids = [f.pk for f in created]
         transaction.on_commit(partial(pending_failures_apply, ids=ids))
     if ctx.deferred:
-        reprocess_after_commit(ctx.barrier.id)
+        reprocess_after_commit(ctx.barrier.id, ctx.group_id)
     if ctx.releases:
         logger.info("barrier %s: released %d (%s)", ctx.barrier.id, len(ctx.releases), ctx.trigger)

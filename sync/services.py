@@ -20,13 +20,15 @@ from experiments.models import Participant
 from .elements import Arrive, Barrier, GroupBarrier, arrive_instruction, program_barriers
 from .locks import lock_barrier, release_tick_lock, try_tick_lock
 from .models import BarrierWait, PendingFailure, SyncGroup, SyncGroupMember
-from .processing import process_barrier, reprocess_after_commit
+from .processing import lock_name, process_barrier, reprocess_after_commit
 
 if TYPE_CHECKING:
     from experiments.timeline.program import Runner
 
 logger = logging.getLogger(__name__)
 Outcome = BarrierWait.Outcome
+#: barrier_process: every group waiting at a GroupBarrier.
+ALL_GROUPS = "all"
 
 
 # --- the participant's own request ----------------------------------------------------------
@@ -46,7 +48,8 @@ def barrier_arrive(*, barrier: Barrier, runner: "Runner", position: int) -> Barr
             runner.log("sync_no_group", barrier.id, barrier.group_type)
     now = timezone.now()
     with transaction.atomic():
-        acquired, first = lock_barrier(barrier.id)
+        locked = lock_barrier(lock_name(barrier, group_id))
+        acquired = locked[0]
         stale = BarrierWait.objects.filter(participant=participant, barrier_id=barrier.id,
                                            released_at__isnull=True)
         wait = stale.first() if not acquired else None
@@ -61,9 +64,15 @@ def barrier_arrive(*, barrier: Barrier, runner: "Runner", position: int) -> Barr
             )
         runner.state.setdefault("sync", {})[barrier.id] = {"wait": wait.pk, "credit": participant.time_credit}
         if acquired:
-            process_barrier(barrier, trigger="arrival", live=participant, experiment=runner.experiment)
+            ctx = process_barrier(barrier, trigger="arrival", live=participant,
+                                  experiment=runner.experiment, group_id=group_id, locked=locked)
+            if ctx is not None and wait.pk in ctx.releases:
+                # Released in this very transaction: the check that follows needs no query.
+                runner.__dict__.setdefault("sync_released", {})[wait.pk] = {
+                    "released_at": ctx.now, "outcome": ctx.releases[wait.pk], "var_updates": None,
+                    "arrived_at": wait.arrived_at}
         else:
-            reprocess_after_commit(barrier.id)
+            reprocess_after_commit(barrier.id, group_id)
     return wait
 
 
@@ -76,7 +85,7 @@ def barrier_check(*, barrier: Barrier, arrive: Arrive, runner: "Runner", positio
     arrive_position = arrive.check - 1
     row = None
     if entry is not None:
-        row = (BarrierWait.objects.filter(pk=entry["wait"], participant=participant)
+        row = runner.__dict__.get("sync_released", {}).get(entry["wait"]) or (BarrierWait.objects.filter(pk=entry["wait"], participant=participant)
                .values("released_at", "outcome", "var_updates", "arrived_at").first())
     if row is None:
         entries.pop(barrier.id, None)
@@ -106,16 +115,25 @@ def barrier_check(*, barrier: Barrier, arrive: Arrive, runner: "Runner", positio
 
 # --- processing from outside a participant's request ------------------------------------------
 
-@transaction.atomic
-def barrier_process(*, barrier_id: str, trigger: str = "beat") -> bool:
-    """Process one barrier by id in its own transaction. False if the barrier is unknown to the
-    current experiment (its waiters are left alone and reported)."""
+def barrier_process(*, barrier_id: str, trigger: str = "beat", group_id: int | None | str = ALL_GROUPS) -> bool:
+    """Process one barrier by id, in its own transaction(s): a GroupBarrier group by group (or
+    only `group_id`). False if the barrier is unknown to the current experiment (its waiters
+    are left alone and reported)."""
     experiment = get_experiment()
     barrier = program_barriers(experiment.program).get(barrier_id)
     if barrier is None:
         logger.warning("participants wait at barrier %r, which the experiment does not define", barrier_id)
         return False
-    process_barrier(barrier, trigger=trigger, experiment=experiment)
+    if not isinstance(barrier, GroupBarrier):
+        scopes: list[int | None] = [None]
+    elif group_id == ALL_GROUPS:
+        scopes = list(BarrierWait.objects.filter(barrier_id=barrier_id, released_at__isnull=True)
+                      .order_by("group_id").values_list("group_id", flat=True).distinct())
+    else:
+        scopes = [group_id]
+    for scope in scopes:
+        with transaction.atomic():
+            process_barrier(barrier, trigger=trigger, experiment=experiment, group_id=scope)
     return True
 
 
@@ -249,17 +267,18 @@ def sync_group_close(*, group_id: int, reason: str = "closed by an admin") -> bo
         group.save(update_fields=["active", "end_time", "end_reason"])
         for barrier_id in set(BarrierWait.objects.filter(group_id=group_id, released_at__isnull=True)
                               .values_list("barrier_id", flat=True)):
-            reprocess_after_commit(barrier_id)
+            reprocess_after_commit(barrier_id, group_id)
     return True
 
 
 def barrier_wait_release(*, wait_id: int, by: str = "admin") -> bool:
     """Release one waiting participant now (they go on). Idempotent."""
     with transaction.atomic():
-        wait = BarrierWait.objects.filter(pk=wait_id).only("barrier_id").first()
+        wait = BarrierWait.objects.filter(pk=wait_id).only("barrier_id", "group_id").first()
         if wait is None:
             return False
-        lock_barrier(wait.barrier_id)
+        barrier = program_barriers(get_experiment().program).get(wait.barrier_id)
+        lock_barrier(lock_name(barrier, wait.group_id) if barrier is not None else wait.barrier_id)
         return bool(BarrierWait.objects.filter(pk=wait_id, released_at__isnull=True).update(
             released_at=timezone.now(), released_by=by, outcome=Outcome.ADMIN))
 
