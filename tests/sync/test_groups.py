@@ -61,3 +61,24 @@ def test_check_leader_and_numbers_follow_active_members(sync_experiment):
     group.close()
     group.save()
     assert "trio" not in Participant.objects.get(pk=group.leader_id).active_sync_groups
+
+
+def test_fix_time_credit_caps_the_credit_of_a_wait_at_its_estimate(sync_experiment):
+    sync_experiment("custom")                         # trio_sync has fix_time_credit=True
+    people = [services.participant_create(worker_id=w, entry_params={"path": "trio"}) for w in "abc"]
+    for p in people:
+        submit(p)
+    for p in people:
+        if label(p) != "trio_grouped":
+            submit(p)
+    before = {p.pk: Participant.objects.get(pk=p.pk).time_credit for p in people}
+    for p in people:
+        submit(p)                                     # trio_grouped (1 s) -> arrive at trio_sync
+    for _ in range(3):
+        for p in people:
+            if label(p) == "sync_wait:trio_sync":
+                submit(p)                             # waiting pages, however many, earn no more
+    for p in people:
+        p = Participant.objects.get(pk=p.pk)
+        assert p.page_label == "trio_done"
+        assert p.time_credit == pytest.approx(before[p.pk] + 1 + 1.5)   # page + 3 x 0.5 estimate

@@ -53,7 +53,7 @@ class Custom(Experiment):
             "trio": join(
                 SimpleGrouper("trio", initial_group_size=3, min_group_size=2, max_wait_time=600),
                 InfoPage("In a trio", time_estimate=1, label="trio_grouped"),
-                GroupBarrier("trio_sync", "trio", max_wait_time=600),
+                GroupBarrier("trio_sync", "trio", max_wait_time=600, fix_time_credit=True),
                 InfoPage("Trio met", time_estimate=1, label="trio_done"),
             ),
         }),
