@@ -31,12 +31,17 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+#: A transaction-local setting marks "this transaction holds a sync lock" (reset by PostgreSQL
+#: at commit or rollback). Asking pg_locks instead would take every lock-manager partition lock.
+_HELD = "chorus.sync_locks"
+
+
 def lock_barrier(barrier_id: str) -> tuple[bool, bool]:
     """Lock a barrier for the rest of the current transaction.
 
     Returns (acquired, first): `first` is True when this transaction held no sync lock before,
     in which case it waited for the lock if needed (acquired is then always True). Otherwise the
-    lock was only tried. Must be called inside a transaction.
+    lock was only tried. Must be called inside a transaction. One round trip.
     """
     if not is_postgres():
         return True, True
@@ -44,17 +49,15 @@ def lock_barrier(barrier_id: str) -> tuple[bool, bool]:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT held, CASE WHEN held THEN pg_try_advisory_xact_lock(%s, %s)
-                              ELSE pg_advisory_xact_lock(%s, %s)::text IS NOT NULL END
-            FROM (SELECT EXISTS (
-                SELECT 1 FROM pg_locks
-                WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
-                  AND classid = %s AND objsubid = 2
-            ) AS held) AS state
+            SELECT held,
+                   CASE WHEN held THEN pg_try_advisory_xact_lock(%s, %s)
+                        ELSE pg_advisory_xact_lock(%s, %s)::text IS NOT NULL END,
+                   set_config(%s, '1', true)
+            FROM (SELECT coalesce(current_setting(%s, true), '') = '1' AS held) AS state
             """,
-            [BARRIER_SPACE, key, BARRIER_SPACE, key, BARRIER_SPACE],
+            [BARRIER_SPACE, key, BARRIER_SPACE, key, _HELD, _HELD],
         )
-        held, acquired = cursor.fetchone()
+        held, acquired, _ = cursor.fetchone()
     return bool(acquired), not held
 
 
@@ -62,11 +65,7 @@ def holds_barrier_lock() -> bool:
     if not is_postgres():
         return False
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND "
-            "pid = pg_backend_pid() AND granted AND classid = %s AND objsubid = 2)",
-            [BARRIER_SPACE],
-        )
+        cursor.execute("SELECT coalesce(current_setting(%s, true), '') = '1'", [_HELD])
         return bool(cursor.fetchone()[0])
 
 

@@ -134,7 +134,9 @@ def is_active(participant: Participant) -> bool:
 class SyncGroupMember(models.Model):
     """A participant's membership of a sync group. Leaving (kicked) keeps the row, with left_at."""
 
-    group = models.ForeignKey(SyncGroup, on_delete=models.CASCADE, related_name="memberships")
+    # No separate index on group: the unique (group, participant) constraint serves it.
+    group = models.ForeignKey(SyncGroup, on_delete=models.CASCADE, related_name="memberships",
+                              db_index=False)
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE,
                                     related_name="sync_memberships")
     joined_at = models.DateTimeField(default=timezone.now)
@@ -173,8 +175,9 @@ class BarrierWait(models.Model):
 
     FAILING_OUTCOMES = (Outcome.TIMEOUT, Outcome.GROUP_FAILED)
 
+    # Indexed by sync_wait_participant (participant, barrier_id).
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE,
-                                    related_name="barrier_waits")
+                                    related_name="barrier_waits", db_index=False)
     barrier_id = models.CharField(max_length=255)
     barrier_class = models.CharField(max_length=64)
     #: The program position of the barrier's arrival instruction (finds its end pages).
