@@ -150,15 +150,16 @@ def _after_participant_left(participant_id: int) -> None:
     ).values_list("group_id", flat=True))
     member_ids = set(SyncGroupMember.objects.filter(group_id__in=group_ids, left_at__isnull=True)
                      .values_list("participant_id", flat=True)) | {participant_id}
-    barrier_ids = sorted(set(BarrierWait.objects.filter(
-        participant_id__in=member_ids, released_at__isnull=True).values_list("barrier_id", flat=True)))
+    scopes = sorted(set(BarrierWait.objects.filter(
+        participant_id__in=member_ids, released_at__isnull=True).values_list("barrier_id", "group_id")),
+        key=lambda scope: (scope[0], scope[1] or 0))
     if group_ids:
         with transaction.atomic():
             for group in SyncGroup.objects.filter(pk__in=group_ids).order_by("id").select_for_update(of=("self",)):
                 _refresh_numbers(group)
-    for barrier_id in barrier_ids:
+    for barrier_id, group_id in scopes:
         try:
-            barrier_process(barrier_id=barrier_id, trigger="failure")
+            barrier_process(barrier_id=barrier_id, group_id=group_id, trigger="failure")
         except Exception:  # the beat retries; one bad barrier must not hide the others
             logger.exception("processing barrier %r after a failure", barrier_id)
 
