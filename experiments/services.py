@@ -134,7 +134,10 @@ def participant_create(*, worker_id: str = "", assignment_id: str = "", recruite
 
 
 def _lock_participant(token: str) -> Participant:
-    participant = Participant.objects.select_for_update(of=("self",)).filter(token=token).first()
+    # FOR NO KEY UPDATE: serialises this participant's submits, but does not block other
+    # transactions' foreign-key checks on the row (a sync group naming them as leader or member),
+    # which would deadlock against a request waiting for that transaction's barrier lock.
+    participant = Participant.objects.select_for_update(of=("self",), no_key=True).filter(token=token).first()
     if participant is None:
         raise ParticipantNotFound("unknown participant token")
     return participant
@@ -200,7 +203,7 @@ def participant_fail(*, participant_id: int, reason: str, tags: list[str] | None
     """Fail a participant from outside their own request (admin, beat): lock, fail, move them
     to the failure page (or the terminal page at `end_position`, e.g. a barrier's own end page)
     so their next request shows it. Idempotent."""
-    participant = Participant.objects.select_for_update(of=("self",)).get(pk=participant_id)
+    participant = Participant.objects.select_for_update(of=("self",), no_key=True).get(pk=participant_id)
     experiment = get_experiment()
     if not participant_mark_failed(participant=participant, reason=reason, tags=tags, experiment=experiment):
         return False

@@ -32,7 +32,7 @@ from experiments.models import Participant
 from experiments.timeline.elements import ExperimentError
 from experiments.timeline.injection import call_with_args
 
-from .locks import is_postgres, lock_barrier
+from .locks import is_postgres, lock_barrier, try_lock_barriers
 from .models import BarrierWait, PendingFailure, SyncGroup, SyncGroupMember
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 Outcome = BarrierWait.Outcome
 WORKING = Participant.Status.WORKING
+#: SyncGroup.end_reason of a group that fell below its minimum size for good.
+GROUP_BELOW_MINIMUM = "below minimum size"
 
 
 @dataclass
@@ -67,8 +69,7 @@ class Context:
         self.failures: list[tuple[int, str, str, list[str], int | None]] = []
         self.var_updates: dict[int, dict[str, Any]] = {}
         self.dirty_groups: dict[int, SyncGroup] = {}
-        self.deferred = False          # something was busy: process again after commit
-        self.group_id: int | None = None   # a GroupBarrier's scope
+        self.deferred_groups: set[int] = set()  # group rows that were busy: redo after commit
         self._participants: dict[int, Participant] = {}
         if live is not None:
             self._participants[live.pk] = live
@@ -116,32 +117,47 @@ def lock_name(barrier: "Barrier", group_id: int | None) -> str:
 
 def process_barrier(barrier: "Barrier", *, trigger: str, live: Participant | None = None,
                     experiment: Any = None, group_id: int | None = None,
-                    locked: tuple[bool, bool] | None = None) -> Context | None:
+                    locked: tuple[bool, bool] | None = None,
+                    group_ids: list[int | None] | None = None) -> Context | None:
     """Process `barrier` in the current transaction — for a GroupBarrier, the waiters of one
-    group (`group_id`; None: those without a group). Returns None if the lock was busy (it is
-    then processed again after commit). `locked`: lock_barrier's answer, if already taken."""
+    group (`group_id`; None: those without a group), or of every group in `group_ids` that no
+    other transaction is processing (the beat). Returns None if nothing could be locked; a
+    single busy scope is processed again after commit. `locked`: lock_barrier's answer, if the
+    caller already took the lock."""
     from .elements import GroupBarrier
 
-    acquired, first = locked or lock_barrier(lock_name(barrier, group_id))
-    if not acquired:
-        reprocess_after_commit(barrier.id, group_id)
-        return None
+    grouped = isinstance(barrier, GroupBarrier)
+    if grouped and group_ids is not None:
+        taken = try_lock_barriers([lock_name(barrier, g) for g in group_ids])
+        scope = [g for g, ok in zip(group_ids, taken, strict=True) if ok]
+        if not scope:
+            return None
+        first = False  # we hold several locks: group rows are only tried (SKIP LOCKED)
+    else:
+        acquired, first = locked or lock_barrier(lock_name(barrier, group_id))
+        if not acquired:
+            reprocess_after_commit(barrier.id, group_id)
+            return None
+        scope = [group_id]
     if experiment is None:
         from experiments.loading import get_experiment
 
         experiment = get_experiment()
     ctx = Context(barrier, trigger=trigger, live=live, blocking=first, experiment=experiment)
-    ctx.group_id = group_id
     rows = BarrierWait.objects.filter(barrier_id=barrier.id, released_at__isnull=True)
-    if isinstance(barrier, GroupBarrier):
-        rows = rows.filter(group_id=group_id) if group_id is not None else rows.filter(group__isnull=True)
+    if grouped:
+        ids = [g for g in scope if g is not None]
+        where = Q(group_id__in=ids) if ids else Q(pk__in=[])
+        if None in scope:
+            where |= Q(group__isnull=True)
+        rows = rows.filter(where)
     rows = (
-        rows.order_by("id").select_for_update(of=("self",))
+        rows.order_by("id").select_for_update(of=("self",), no_key=True)
         .values_list("id", "participant_id", "group_id", "arrived_at", "deadline", "on_timeout",
                      "participant__failed", "participant__status")
     )
-    for wait_id, pid, group_id, arrived_at, deadline, on_timeout, failed, status in rows:
-        waiter = Waiter(wait_id, pid, group_id, arrived_at, deadline, on_timeout)
+    for wait_id, pid, wait_group, arrived_at, deadline, on_timeout, failed, status in rows:
+        waiter = Waiter(wait_id, pid, wait_group, arrived_at, deadline, on_timeout)
         if ctx.is_active(pid, failed, status):
             ctx.waiters.append(waiter)
         else:
@@ -199,10 +215,10 @@ def _lock_groups(ids: Iterable[int], ctx: Context) -> dict[int, SyncGroup]:
         return {}
     query = SyncGroup.objects.filter(pk__in=ids).order_by("id")
     if is_postgres():
-        query = query.select_for_update(of=("self",), skip_locked=not ctx.blocking)
+        query = query.select_for_update(of=("self",), no_key=True, skip_locked=not ctx.blocking)
     groups = {g.pk: g for g in query}
-    if len(groups) < len(ids):
-        ctx.deferred = True  # busy (or deleted): try again after commit
+    # Busy (or deleted): processed again after commit, waiting for the row then.
+    ctx.deferred_groups.update(set(ids) - set(groups))
     return groups
 
 
@@ -240,8 +256,12 @@ def decide_group_barrier(barrier: "GroupBarrier", ctx: Context) -> None:
     for group in groups.values():
         waiters = [w for w in pending if w.group_id == group.pk]
         if not group.active:
+            failed = group.end_reason == GROUP_BELOW_MINIMUM
             for waiter in waiters:
-                ctx.release(waiter, Outcome.GROUP_CLOSED)
+                ctx.release(waiter, Outcome.GROUP_FAILED if failed else Outcome.GROUP_CLOSED)
+                if failed:
+                    ctx.fail(waiter.participant_id, PendingFailure.Kind.GROUP_FAILED,
+                             "sync group below minimum size", ["sync_group_failed"], waiter.wait_id)
             continue
         active_ids = members.get(group.pk, [])
         _refresh_group(group, active_ids, ctx)
@@ -267,7 +287,7 @@ def _fail_group(group: SyncGroup, waiters: list[Waiter], active_ids: list[int], 
     """Below its minimum size with no top-ups possible: the group ends and ALL its members are
     released and failed (the reference failed them but could release only the waiting one)."""
     group.close()
-    group.end_reason = "below minimum size"
+    group.end_reason = GROUP_BELOW_MINIMUM
     ctx.dirty_groups[group.pk] = group
     waits = {w.participant_id: w.wait_id for w in waiters}
     for waiter in waiters:
@@ -375,7 +395,7 @@ def _open_group(grouper: "Grouper", ctx: Context) -> SyncGroup | None:
              .filter(Q(max_group_size__isnull=True) | Q(n_now__lt=F("max_group_size")))
              .order_by("n_now", "id"))
     if is_postgres():
-        query = query.select_for_update(of=("self",), skip_locked=True)
+        query = query.select_for_update(of=("self",), no_key=True, skip_locked=True)
     return query.first()
 
 
@@ -460,7 +480,7 @@ def _flush(ctx: Context) -> None:
 
         ids = [f.pk for f in created]
         transaction.on_commit(partial(pending_failures_apply, ids=ids))
-    if ctx.deferred:
-        reprocess_after_commit(ctx.barrier.id, ctx.group_id)
+    for group_id in sorted(ctx.deferred_groups):
+        reprocess_after_commit(ctx.barrier.id, group_id)
     if ctx.releases:
         logger.info("barrier %s: released %d (%s)", ctx.barrier.id, len(ctx.releases), ctx.trigger)

@@ -20,7 +20,7 @@ from experiments.models import Participant
 from .elements import Arrive, Barrier, GroupBarrier, arrive_instruction, program_barriers
 from .locks import lock_barrier, release_tick_lock, try_tick_lock
 from .models import BarrierWait, PendingFailure, SyncGroup, SyncGroupMember
-from .processing import lock_name, process_barrier, reprocess_after_commit
+from .processing import GROUP_BELOW_MINIMUM, lock_name, process_barrier, reprocess_after_commit
 
 if TYPE_CHECKING:
     from experiments.timeline.program import Runner
@@ -40,11 +40,14 @@ def barrier_arrive(*, barrier: Barrier, runner: "Runner", position: int) -> Barr
     barrier.receive_participant(participant)
     group_id = None
     if isinstance(barrier, GroupBarrier):
-        group_id = (SyncGroupMember.objects.filter(
-            participant=participant, left_at__isnull=True, group__active=True,
-            group__group_type=barrier.group_type,
-        ).order_by("-group_id").values_list("group_id", flat=True).first())
-        if group_id is None:
+        # The participant's current group of this type — or the one that just failed under
+        # them (they are released and failed with it, not waved through as group-less).
+        latest = (SyncGroupMember.objects.filter(
+            participant=participant, left_at__isnull=True, group__group_type=barrier.group_type,
+        ).order_by("-group_id").values_list("group_id", "group__active", "group__end_reason").first())
+        if latest and (latest[1] or latest[2] == GROUP_BELOW_MINIMUM):
+            group_id = latest[0]
+        else:
             runner.log("sync_no_group", barrier.id, barrier.group_type)
     now = timezone.now()
     with transaction.atomic():
@@ -124,16 +127,16 @@ def barrier_process(*, barrier_id: str, trigger: str = "beat", group_id: int | N
     if barrier is None:
         logger.warning("participants wait at barrier %r, which the experiment does not define", barrier_id)
         return False
-    if not isinstance(barrier, GroupBarrier):
-        scopes: list[int | None] = [None]
-    elif group_id == ALL_GROUPS:
-        scopes = list(BarrierWait.objects.filter(barrier_id=barrier_id, released_at__isnull=True)
-                      .order_by("group_id").values_list("group_id", flat=True).distinct())
-    else:
-        scopes = [group_id]
-    for scope in scopes:
-        with transaction.atomic():
-            process_barrier(barrier, trigger=trigger, experiment=experiment, group_id=scope)
+    with transaction.atomic():
+        if isinstance(barrier, GroupBarrier) and group_id == ALL_GROUPS:
+            # Every group waiting here, in one transaction; a group someone else is processing
+            # right now is left to them.
+            scopes = list(BarrierWait.objects.filter(barrier_id=barrier_id, released_at__isnull=True)
+                          .order_by("group_id").values_list("group_id", flat=True).distinct())
+            process_barrier(barrier, trigger=trigger, experiment=experiment, group_ids=scopes)
+        else:
+            process_barrier(barrier, trigger=trigger, experiment=experiment,
+                            group_id=None if group_id == ALL_GROUPS else group_id)
     return True
 
 
@@ -155,7 +158,7 @@ def _after_participant_left(participant_id: int) -> None:
         key=lambda scope: (scope[0], scope[1] or 0))
     if group_ids:
         with transaction.atomic():
-            for group in SyncGroup.objects.filter(pk__in=group_ids).order_by("id").select_for_update(of=("self",)):
+            for group in SyncGroup.objects.filter(pk__in=group_ids).order_by("id").select_for_update(of=("self",), no_key=True):
                 _refresh_numbers(group)
     for barrier_id, group_id in scopes:
         try:
@@ -187,7 +190,7 @@ def pending_failures_apply(*, ids: list[int] | None = None) -> int:
     experiment = get_experiment()
     for failure in list(query.select_related("wait")):
         with transaction.atomic():
-            participant = (Participant.objects.select_for_update(of=("self",))
+            participant = (Participant.objects.select_for_update(of=("self",), no_key=True)
                            .only("id", "position", "failed").get(pk=failure.participant_id))
             end = None if participant.failed else _end_position(experiment, participant, failure)
             if participant_fail(participant_id=participant.pk, reason=failure.reason,
@@ -260,7 +263,7 @@ def sync_tick() -> TickResult:
 def sync_group_close(*, group_id: int, reason: str = "closed by an admin") -> bool:
     """Close a group; members waiting at its barriers are released (they go on without it)."""
     with transaction.atomic():
-        group = SyncGroup.objects.select_for_update(of=("self",)).filter(pk=group_id).first()
+        group = SyncGroup.objects.select_for_update(of=("self",), no_key=True).filter(pk=group_id).first()
         if group is None or not group.active:
             return False
         group.close()

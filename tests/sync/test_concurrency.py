@@ -6,7 +6,8 @@ import pytest
 
 from experiments import services
 from experiments.models import Participant
-from sync.models import BarrierWait, SyncGroup, SyncGroupMember
+from sync.models import BarrierWait, PendingFailure, SyncGroup, SyncGroupMember
+from sync.services import sync_tick
 
 from .helpers import label, run_in_threads, submit
 
@@ -63,3 +64,80 @@ def test_concurrent_arrivals_at_a_group_barrier_release_each_group_once(sync_exp
         group = p.active_sync_groups["triad"]
         assert partners == {m.pk for m in group.participants} - {p.pk}
         assert p.vars["leader"] == group.leader_id
+
+
+def test_members_failing_while_their_partners_arrive_concurrently(sync_experiment):
+    """10 trios (min_group_size=2): in each, two members arrive at the GroupBarrier while the
+    third is failed, all 30 at once. Whatever the order, the two go on, each released once."""
+    sync_experiment("custom")
+    people = [services.participant_create(worker_id=f"t{i}", entry_params={"path": "trio"})
+              for i in range(30)]
+    for p in people:
+        submit(p)
+    for p in people:
+        if label(p) != "trio_grouped":
+            submit(p)
+    groups = list(SyncGroup.objects.filter(group_type="trio"))
+    assert len(groups) == 10
+    jobs = []
+    for group in groups:
+        leaver, *stayers = sorted(p.pk for p in group.participants)
+        jobs.append(("fail", leaver))
+        jobs.extend(("arrive", pid) for pid in stayers)
+
+    def act(job):
+        kind, pid = job
+        if kind == "fail":
+            services.participant_fail(participant_id=pid, reason="closed the tab")
+        else:
+            submit(Participant.objects.get(pk=pid))
+
+    run_in_threads(act, jobs, threads=30)
+    stayers = [pid for kind, pid in jobs if kind == "arrive"]
+    waits = BarrierWait.objects.filter(barrier_id="trio_sync")
+    assert waits.count() == 20 and not waits.filter(released_at__isnull=True).exists()
+    assert set(waits.values_list("outcome", flat=True)) == {"released"}
+    for pid in stayers:
+        p = Participant.objects.get(pk=pid)
+        if p.page_label != "trio_done":
+            submit(p)                                     # was waiting: its page moves on
+        p = Participant.objects.get(pk=pid)
+        assert p.page_label == "trio_done" and not p.failed
+    for group in SyncGroup.objects.filter(group_type="trio"):
+        assert group.active and group.n_active_participants == 2
+        assert group.leader_id in stayers
+
+
+def test_members_failing_concurrently_end_groups_below_minimum_for_everyone(sync_experiment):
+    """As above with min_group_size = 3: every group ends, ALL its members are failed, every
+    wait released exactly once — whatever the interleaving, and without deadlocks."""
+    sync_experiment("grouping")
+    people = [services.participant_create(worker_id=f"g{i}") for i in range(30)]
+    run_in_threads(submit, people, threads=15)
+    for p in people:
+        if label(p) != "grouped":
+            submit(p)
+    jobs = []
+    for group in SyncGroup.objects.filter(group_type="triad"):
+        leaver, *stayers = sorted(p.pk for p in group.participants)
+        jobs.append(("fail", leaver))
+        jobs.extend(("arrive", pid) for pid in stayers)
+
+    def act(job):
+        kind, pid = job
+        if kind == "fail":
+            services.participant_fail(participant_id=pid, reason="closed the tab")
+        else:
+            try:
+                submit(Participant.objects.get(pk=pid))
+            except services.StalePage:
+                pass                          # failed by its group meanwhile: the page changed
+
+    run_in_threads(act, jobs, threads=30)
+    sync_tick()                               # the backstop (nothing should be left for it)
+    assert not BarrierWait.objects.filter(released_at__isnull=True).exists()
+    assert not SyncGroup.objects.filter(active=True).exists()
+    assert Participant.objects.filter(failed=False).count() == 0
+    for wait in BarrierWait.objects.filter(barrier_id="triad_sync"):
+        assert wait.outcome in ("group_failed", "left")
+    assert PendingFailure.objects.filter(applied_at__isnull=True).count() == 0
