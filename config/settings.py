@@ -14,7 +14,8 @@ from .env import env_bool, env_float, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CHORUS_VAR_DIR", str(BASE_DIR / "var")))
 
-SECRET_KEY = env_str("SECRET_KEY", "chorus-insecure-development-key-change-me")
+DEVELOPMENT_SECRET_KEY = "chorus-insecure-development-key-change-me"  # production refuses it
+SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -98,7 +99,7 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
 else:
     _broker_dir = VAR_DIR / "broker"
-    for sub in ("out", "processed"):
+    for sub in ("out", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -106,6 +107,7 @@ else:
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        "control_folder": str(_broker_dir / "control"),  # kombu's default is ./control in the cwd
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -126,6 +128,12 @@ CELERY_BEAT_SCHEDULE = {
 }
 # A working participant idle this long (seconds) is marked abandoned by the beat sweeper.
 PARTICIPANT_ABANDON_AFTER = env_int("PARTICIPANT_ABANDON_AFTER", 6 * 3600)
+
+# --- Object storage (S3-compatible; django-storages' setting names) -------------------------
+# Credentials are read by boto3 from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment.
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME") or None
+AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None  # e.g. MinIO; unset for AWS itself
+AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
 
 # --- Participant API --------------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)
@@ -164,6 +172,18 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
+}
+
+# --- Trials: re-enqueue nodes whose async_on_deploy never ran; release abandoned trials ---
+CELERY_BEAT_SCHEDULE["trials-nodes-async-deploy-sweep"] = {
+    "task": "experiments.trials.tasks.nodes_async_deploy_sweep",
+    "schedule": env_float("NODES_ASYNC_DEPLOY_SWEEP_INTERVAL", 60.0),
+    "options": {"expires": env_float("NODES_ASYNC_DEPLOY_SWEEP_INTERVAL", 60.0)},
+}
+CELERY_BEAT_SCHEDULE["trials-release-abandoned"] = {
+    "task": "experiments.trials.tasks.trials_release_abandoned",
+    "schedule": env_float("TRIALS_RELEASE_ABANDONED_INTERVAL", 60.0),
+    "options": {"expires": env_float("TRIALS_RELEASE_ABANDONED_INTERVAL", 60.0)},
 }
 
 # --- Sync (sync app) --------------------------------------------------------------------------

@@ -12,3 +12,6 @@ from .settings import BASE_DIR  # noqa: E402
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 EXPERIMENT = str(BASE_DIR / "demos" / "hello_world")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# WhiteNoise warns when STATIC_ROOT is missing; tests serve static files through the finders.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -12,11 +12,39 @@ from .models import Deployment
 ProgressFactory = Callable[[str, int], Any]
 
 
+class _NoProgress:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def no_progress(description: str, total: int) -> _NoProgress:
+    return _NoProgress()
+
+
 def deployment_create(*, experiment: Experiment, progress: ProgressFactory | None = None) -> Deployment:
     """Prepare every element (trial makers create their nodes), then record the deployment."""
+    progress = progress or no_progress
     with transaction.atomic():
         for element in experiment.program.elements:
             element.prepare(experiment, progress)
         return Deployment.objects.create(
             label=experiment.label, experiment_path=experiment.path, source_hash=experiment.source_hash
         )
+
+
+def deployment_current(*, experiment: Experiment) -> Deployment | None:
+    """The latest deployment of exactly this experiment source, if any."""
+    return Deployment.objects.filter(
+        experiment_path=experiment.path, source_hash=experiment.source_hash
+    ).first()
+
+
+def deployment_ensure(*, experiment: Experiment, progress: ProgressFactory | None = None) -> tuple[Deployment, bool]:
+    """Deploy the experiment unless this very source is already deployed; (deployment, created)."""
+    current = deployment_current(experiment=experiment)
+    if current is not None:
+        return current, False
+    return deployment_create(experiment=experiment, progress=progress), True

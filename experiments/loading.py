@@ -63,7 +63,16 @@ def load_experiment(path: str | Path) -> Experiment:
         try:
             experiment_module = importlib.import_module(f"{package}.experiment")
         except ExperimentError as exc:
+            sys.modules.pop(package, None)
             raise ExperimentLoadError(f"{folder / 'experiment.py'}: {exc}") from exc
+        except SyntaxError as exc:
+            sys.modules.pop(package, None)
+            raise ExperimentLoadError(
+                f"{exc.filename}, line {exc.lineno}: syntax error: {exc.msg}"
+            ) from exc
+        except ImportError as exc:
+            sys.modules.pop(package, None)
+            raise ExperimentLoadError(f"{folder / 'experiment.py'}: cannot import: {exc}") from exc
         classes = [
             obj for obj in vars(experiment_module).values()
             if isinstance(obj, type) and issubclass(obj, Experiment) and obj is not Experiment
@@ -86,6 +95,13 @@ def load_experiment(path: str | Path) -> Experiment:
         return experiment
 
 
+_by_setting: dict[str, Experiment] = {}
+
+
 def get_experiment() -> Experiment:
-    """The experiment this process serves."""
-    return load_experiment(settings.EXPERIMENT)
+    """The experiment this process serves (cached by the setting's value: this is on every request)."""
+    name = settings.EXPERIMENT
+    experiment = _by_setting.get(name)
+    if experiment is None:
+        experiment = _by_setting[name] = load_experiment(name)
+    return experiment

@@ -5,13 +5,20 @@ page is the anti-forgery token (a forged request cannot know it), and only JSON 
 accepted (a cross-site form cannot send one without a CORS preflight).
 """
 
+import json
+import re
+import sys
+from typing import Any
+
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from . import services
@@ -38,6 +45,7 @@ class PageSerializer(serializers.Serializer):
     failed = serializers.BooleanField()
     complete = serializers.BooleanField()
     error = serializers.CharField(allow_null=True)
+    scripts = serializers.ListField(child=serializers.CharField())
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -45,9 +53,79 @@ class ErrorSerializer(serializers.Serializer):
     page = PageSerializer(required=False)
 
 
+#: Characters PostgreSQL cannot store in jsonb: NUL, and surrogates not part of a pair.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > sys.float_info.max:
+        raise ValueError("integer is out of range")
+    return value
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _check_storable(value: Any) -> None:
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value):
+            raise ParseError("JSON parse error - strings may not contain NUL (\\u0000) "
+                             "or unpaired surrogate characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key)
+            _check_storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_storable(item)
+
+
+class StrictJSONParser(JSONParser):
+    """DRF's JSON parser, refusing (400) what would otherwise fail later as a 500: deep nesting
+    (RecursionError), numbers beyond a double (inf; ints that overflow float()), and strings
+    PostgreSQL's jsonb cannot hold (NUL, lone surrogates)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding") or "utf-8"
+        try:
+            text = stream.read().decode(encoding)
+            data = json.loads(text, parse_float=_finite_float, parse_int=_bounded_int,
+                              parse_constant=_reject_constant)
+            if "\\u" in text:  # NUL and surrogates can only arrive escaped
+                _check_storable(data)
+        except (ValueError, RecursionError) as exc:
+            raise ParseError(f"JSON parse error - {str(exc)[:200]}") from None
+        return data
+
+
+def participant_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, answering every error as `{"error": message}` (what page.js shows), and
+    a body over DATA_UPLOAD_MAX_MEMORY_SIZE as 413 (Django would make it a 400)."""
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"error": "request body too large"},
+                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    response = api_settings.EXCEPTION_HANDLER(exc, context)
+    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"error": str(response.data["detail"])}
+    return response
+
+
 class ParticipantAPIView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    parser_classes = [StrictJSONParser]
+
+    def get_exception_handler(self):
+        return participant_exception_handler
 
 
 class PageView(ParticipantAPIView):
@@ -73,10 +151,10 @@ class ResponseView(ParticipantAPIView):
     )
     def post(self, request: Request, token: str) -> Response:
         """Submit the answer to the current page (`page_uuid`); returns the next page."""
-        try:
-            data = request.data
-        except RequestDataTooBig:
-            return Response({"error": "request body too large"}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        if request.content_type.split(";")[0].strip().lower() != "application/json":
+            # Without this, a body with no Content-Type would parse as {} and get a puzzling 400.
+            raise UnsupportedMediaType(request.content_type or "(none)")
+        data = request.data
         if not isinstance(data, dict):
             raise ParseError("the body must be a JSON object")
         serializer = SubmitSerializer(data=data)
@@ -91,7 +169,7 @@ class ResponseView(ParticipantAPIView):
             )
         except services.SubmitError as exc:
             body = {"error": exc.message}
-            if exc.participant is not None and exc.status in (409, 422):
+            if exc.status in (409, 422):
                 # A replay or a rejected answer is answered with the page the participant is on.
                 fresh = participant_by_token(token)
                 if fresh is not None:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from .experiment import Experiment
 from .loading import get_experiment
 from .models import ModuleState, Participant, Response, TimelineEvent
+from .selectors import is_token_shaped
 from .timeline import Page, Runner
 from .timeline.controls import AnswerFormatError
 
@@ -115,6 +116,11 @@ def _update_progress(participant: Participant, experiment: Experiment) -> None:
         participant.progress = min(1.0, participant.time_credit / experiment.estimated_duration)
 
 
+def _text(value: str) -> str:
+    """Drop NUL characters (a `%00` in a query string): PostgreSQL refuses them in text."""
+    return value.replace("\x00", "")
+
+
 @transaction.atomic
 def participant_create(*, worker_id: str = "", assignment_id: str = "", recruiter: str = "direct",
                        entry_params: dict[str, Any] | None = None, user_agent: str = "",
@@ -122,8 +128,11 @@ def participant_create(*, worker_id: str = "", assignment_id: str = "", recruite
     """Create a participant and run the timeline to its first page."""
     experiment = get_experiment()
     participant = Participant.objects.create(
-        worker_id=worker_id[:255], assignment_id=assignment_id[:255], recruiter=recruiter[:64],
-        entry_params=entry_params or {}, user_agent=user_agent[:512],
+        worker_id=_text(worker_id)[:255], assignment_id=_text(assignment_id)[:255],
+        recruiter=_text(recruiter)[:64],
+        entry_params={_text(str(k)): _text(v) if isinstance(v, str) else v
+                      for k, v in (entry_params or {}).items()},
+        user_agent=_text(user_agent)[:512],
         ip_address=ip_address if settings.STORE_IP_ADDRESSES else None, is_bot=is_bot,
     )
     runner = Runner(experiment.program, experiment, participant)
@@ -134,13 +143,19 @@ def participant_create(*, worker_id: str = "", assignment_id: str = "", recruite
 
 
 def _lock_participant(token: str) -> Participant:
-    # FOR NO KEY UPDATE: serialises this participant's submits, but does not block other
-    # transactions' foreign-key checks on the row (a sync group naming them as leader or member),
-    # which would deadlock against a request waiting for that transaction's barrier lock.
-    participant = Participant.objects.select_for_update(of=("self",), no_key=True).filter(token=token).first()
-    if participant is None:
+    if not is_token_shaped(token):
         raise ParticipantNotFound("unknown participant token")
-    return participant
+    # Raw SQL: on the hottest path, compiling this ORM query cost more CPU than running it.
+    found = list(Participant.objects.raw(_LOCK_SQL, [token]))
+    if not found:
+        raise ParticipantNotFound("unknown participant token")
+    return found[0]
+
+
+# FOR NO KEY UPDATE: serialises this participant's submits, but does not block other
+# transactions' foreign-key checks on the row (a sync group naming them as leader or member),
+# which would deadlock against a request waiting for that transaction's barrier lock.
+_LOCK_SQL = f"SELECT * FROM {Participant._meta.db_table} WHERE token = %s FOR NO KEY UPDATE"
 
 
 def _parse_uuid(value: Any) -> uuid.UUID:
@@ -150,7 +165,6 @@ def _parse_uuid(value: Any) -> uuid.UUID:
         raise BadAnswer("page_uuid must be a UUID") from None
 
 
-@transaction.atomic
 def response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
                     metadata: dict[str, Any] | None = None) -> SubmitResult:
     """Accept one answer to the participant's current page and move them on.
@@ -158,6 +172,20 @@ def response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
     Raises a SubmitError subclass (and changes nothing) for an unknown token, a stale or repeated
     page_uuid, a malformed answer or one that validate() rejects.
     """
+    try:
+        return _response_submit(token=token, page_uuid=page_uuid, raw_answer=raw_answer,
+                                metadata=metadata)
+    except IntegrityError as exc:
+        # The row lock makes this unreachable in normal running; the unique constraint is the
+        # backstop. Caught outside the atomic block (rolled back whole, no savepoint needed).
+        if "one_response_per_page" not in str(exc):
+            raise
+        raise StalePage("this page was already submitted") from None
+
+
+@transaction.atomic
+def _response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
+                     metadata: dict[str, Any] | None) -> SubmitResult:
     page_uuid = _parse_uuid(page_uuid)
     if metadata is not None and not isinstance(metadata, dict):
         raise BadAnswer("metadata must be an object")
@@ -180,15 +208,11 @@ def response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
 
     now = timezone.now()
     started = participant.page_started_at or now
-    try:
-        with transaction.atomic():
-            response = Response.objects.create(
-                participant=participant, page_uuid=page_uuid, page_label=page.label,
-                module_id=runner.current_module_id(), answer=answer, metadata=metadata or {},
-                time_taken=max(0.0, (now - started).total_seconds()),
-            )
-    except IntegrityError:
-        raise StalePage("this page was already submitted", participant=participant) from None
+    response = Response.objects.create(
+        participant=participant, page_uuid=page_uuid, page_label=page.label,
+        module_id=runner.current_module_id(), answer=answer, metadata=metadata or {},
+        time_taken=max(0.0, (now - started).total_seconds()),
+    )
     participant.answer = answer
     participant.time_credit += float(page.time_estimate or 0)
     next_page = runner.after_answer()

@@ -7,6 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from . import services
+from .loading import get_experiment
 from .selectors import page_payload, participant_by_token
 
 #: Query parameters that name the participant for a recruiter; everything else is kept as-is.
@@ -29,6 +30,8 @@ def start(request: HttpRequest) -> HttpResponse:
         entry_params={k: v for k, v in params.items() if k not in IDENTITY_PARAMS},
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
         ip_address=client_ip(request),
+        # HTTP bots (experiments.bots.HTTPBot) enter with recruiter=bot.
+        is_bot=params.get("recruiter") == "bot",
     )
     return redirect("participant-page", token=participant.token)
 
@@ -40,4 +43,5 @@ def participant_page(request: HttpRequest, token: str) -> HttpResponse:
     if participant is None:
         raise Http404("No such participant")
     page = page_payload(participant)
-    return render(request, "chorus/page.html", {"page": page, "token": token})
+    return render(request, "chorus/page.html",
+                  {"page": page, "token": token, "experiment_label": get_experiment().label})

@@ -172,7 +172,10 @@ class Switch(Elt):
 
 def switch(label: str, function: Callable[..., Any], branches: dict[Any, Any],
            fix_time_credit: bool = False) -> Switch:
-    """Go down the branch whose key `function` returns."""
+    """Go down the branch whose key `function` returns.
+
+    With `fix_time_credit`, the participant is credited the longest branch's estimate
+    whichever branch they take (set when the switch ends)."""
     return Switch(label, function, branches, fix_time_credit=fix_time_credit)
 
 
@@ -183,7 +186,8 @@ class Conditional(Switch):
 
 def conditional(label: str, condition: Callable[..., Any], logic_if_true: Any,
                 logic_if_false: Any = None, fix_time_credit: bool = False) -> Conditional:
-    """Go down `logic_if_true` when `condition` holds, else `logic_if_false` (or nothing)."""
+    """Go down `logic_if_true` when `condition` holds, else `logic_if_false` (or nothing).
+    `fix_time_credit` as for `switch`."""
     return Conditional(label, condition, {True: logic_if_true, False: logic_if_false},
                        fix_time_credit=fix_time_credit)
 
@@ -210,5 +214,8 @@ class WhileLoop(Elt):
 
 def while_loop(label: str, condition: Callable[..., Any], logic: Any, expected_repetitions: int = 1,
                max_loop_time: float | None = None, fix_time_credit: bool = False) -> WhileLoop:
-    """Repeat `logic` while `condition` holds; fail the participant after `max_loop_time` s."""
+    """Repeat `logic` while `condition` holds; fail the participant after `max_loop_time` s.
+
+    With `fix_time_credit`, the participant is credited `expected_repetitions` rounds' estimate
+    however many rounds they took (set when the loop ends)."""
     return WhileLoop(label, condition, logic, expected_repetitions, max_loop_time, fix_time_credit)

@@ -6,6 +6,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 
+class MissingArgument(TypeError):
+    """A researcher function asks for an argument that is not available here."""
+
+
 class Lazy:
     """An argument computed only if the called function asks for it."""
 
@@ -51,7 +55,7 @@ def call_with_args(fn: Callable, available: Mapping[str, Any]) -> Any:
         kwargs[name] = value.factory() if isinstance(value, Lazy) else value
     missing = [n for n in required_parameters(fn) if n not in kwargs]
     if missing:
-        raise TypeError(
+        raise MissingArgument(
             f"{getattr(fn, '__qualname__', fn)} asks for {missing}; "
             f"available arguments are {sorted(available)}"
         )

@@ -142,6 +142,30 @@ class ExitModule(Instruction):
         return position + 1
 
 
+class CreditStart(Instruction):
+    """Remember the participant's time credit where a `fix_time_credit` construct begins."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def execute(self, run: "Runner", position: int) -> int | None:
+        run.state.setdefault("credit", {})[str(position)] = run.participant.time_credit
+        return position + 1
+
+
+class CreditFix(Instruction):
+    """Where a `fix_time_credit` construct ends: credit is its estimate, whatever path was taken."""
+
+    def __init__(self, label: str, start: int, amount: float) -> None:
+        self.label, self.start, self.amount = label, start, amount
+
+    def execute(self, run: "Runner", position: int) -> int | None:
+        start = run.state.get("credit", {}).pop(str(self.start), None)
+        if start is not None:
+            run.participant.time_credit = start + self.amount
+        return position + 1
+
+
 class Builder:
     def __init__(self) -> None:
         self.instructions: list[Instruction] = []
@@ -149,6 +173,8 @@ class Builder:
         self.modules: dict[str, Module] = {}
         self.loop_labels: set[str] = set()
         self.elements: list[Elt] = []
+        #: Injectable arguments elements add while compiling (trial makers add `trial`).
+        self.arg_providers: dict[str, Callable[[Runner], Any]] = {}
 
     def emit(self, instruction: Instruction) -> int:
         self.instructions.append(instruction)
@@ -169,6 +195,7 @@ class Builder:
         self.emit(RunCode(function, label))
 
     def branch(self, switch: Switch) -> None:
+        credit_start = self.emit(CreditStart(switch.label)) if switch.fix_time_credit else None
         branch = Branch(switch)
         self.emit(branch)
         gotos = []
@@ -178,17 +205,22 @@ class Builder:
             gotos.append(self.emit(Goto()))
         for index in gotos:
             self.instructions[index].target = self.here  # type: ignore[attr-defined]
+        if credit_start is not None:
+            self.emit(CreditFix(switch.label, credit_start, switch.estimate()))
 
     def loop(self, loop: WhileLoop) -> None:
         if loop.label in self.loop_labels:
             raise ExperimentError(f"two while_loops are labelled '{loop.label}'; loop labels must be unique")
         self.loop_labels.add(loop.label)
+        credit_start = self.emit(CreditStart(loop.label)) if loop.fix_time_credit else None
         self.emit(LoopStart(loop))
         test = LoopTest(loop)
         test_position = self.emit(test)
         self.add(loop.body)
         self.emit(Goto(test_position))
         test.exit = self.here
+        if credit_start is not None:
+            self.emit(CreditFix(loop.label, credit_start, loop.estimate()))
 
     def enter_module(self, module: Module) -> None:
         if module.id in self.modules:
@@ -239,6 +271,7 @@ def compile_timeline(timeline: Any) -> Program:
         elements=b.elements,
         estimated_duration=max(root.estimate(), 1e-9),
         fail_position=fail_position,
+        arg_providers=b.arg_providers,
     )
 
 
@@ -307,8 +340,7 @@ class Runner:
             position = next_position
         self.state["sub"] = 0
         page = self.current_page()
-        self._arrive(page)
-        return page
+        return self._arrive(page)
 
     def after_answer(self) -> Page:
         """The participant answered the current page: show the next page of a PageMaker's list,
@@ -318,15 +350,15 @@ class Runner:
         if sub + 1 < len(pages) and not self.participant.failed:
             self.state["sub"] = sub + 1
             page = pages[sub + 1]
-            self._arrive(page)
-            return page
+            return self._arrive(page)
         return self.next_page(start=self.participant.position + 1)
 
     def _is_terminal(self, position: int) -> bool:
         instruction = self.program.instructions[position]
         return isinstance(instruction, ShowPage) and instruction.terminal
 
-    def _arrive(self, page: Page) -> None:
+    def _arrive(self, page: Page) -> Page:
+        """Put the participant on `page`; return the page they actually end up on."""
         p = self.participant
         p.page_uuid = uuid.uuid4()
         p.page_label = page.label
@@ -336,6 +368,8 @@ class Runner:
             p.position = self.program.fail_position
             failure_page = self.current_page()
             p.page_label = failure_page.label
+            return failure_page
+        return page
 
 
 __all__ = ["Program", "Runner", "compile_timeline", "ShowPage", "Conditional"]

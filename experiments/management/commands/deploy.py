@@ -1,9 +1,9 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from experiments.deployment import deployment_create
 from experiments.loading import ExperimentLoadError, get_experiment
+from experiments.management.cli import step_progress
 
 
 class Command(BaseCommand):
@@ -19,11 +19,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
-
-        def progress(description: str, total: int):
-            return tqdm(total=total, desc=description, file=self.stderr, disable=total < 50)
-
-        deployment = deployment_create(experiment=experiment, progress=progress)
+        deployment = deployment_create(experiment=experiment, progress=step_progress(self.stderr))
         self.stdout.write(self.style.SUCCESS(
             f"Deployed '{deployment.label}' (deployment {deployment.id}, source {deployment.source_hash[:12]})"
         ))
