@@ -50,14 +50,18 @@ def barrier_arrive(*, barrier: Barrier, runner: "Runner", position: int) -> Barr
         else:
             runner.log("sync_no_group", barrier.id, barrier.group_type)
     now = timezone.now()
-    with transaction.atomic():
+    entries = runner.state.setdefault("sync", {})
+    with transaction.atomic(savepoint=False):
         locked = lock_barrier(lock_name(barrier, group_id))
         acquired = locked[0]
-        stale = BarrierWait.objects.filter(participant=participant, barrier_id=barrier.id,
-                                           released_at__isnull=True)
-        wait = stale.first() if not acquired else None
-        if acquired:
-            stale.update(released_at=now, released_by="arrival", outcome=Outcome.LEFT)
+        wait = None
+        if barrier.id in entries:
+            # An earlier visit here was never checked out (cannot happen in normal flow).
+            stale = BarrierWait.objects.filter(participant=participant, barrier_id=barrier.id,
+                                               released_at__isnull=True)
+            wait = stale.first() if not acquired else None
+            if acquired:
+                stale.update(released_at=now, released_by="arrival", outcome=Outcome.LEFT)
         if wait is None:
             wait = BarrierWait.objects.create(
                 participant=participant, barrier_id=barrier.id, barrier_class=type(barrier).__name__,
@@ -65,7 +69,7 @@ def barrier_arrive(*, barrier: Barrier, runner: "Runner", position: int) -> Barr
                 deadline=now + timedelta(seconds=barrier.max_wait_time) if barrier.max_wait_time else None,
                 on_timeout=barrier.on_timeout,
             )
-        runner.state.setdefault("sync", {})[barrier.id] = {"wait": wait.pk, "credit": participant.time_credit}
+        entries[barrier.id] = {"wait": wait.pk, "credit": participant.time_credit}
         if acquired:
             ctx = process_barrier(barrier, trigger="arrival", live=participant,
                                   experiment=runner.experiment, group_id=group_id, locked=locked)

@@ -24,6 +24,7 @@ class SyncBenchmark(Experiment):
                 InfoPage("Met", time_estimate=1, label="met"),
             ),
             "plain": InfoPage("A page without a barrier", time_estimate=1, label="plain"),
+            "lonely": SimpleGrouper("lonely", initial_group_size=1000, max_wait_time=None),
             "crowd": join(
                 SimpleGrouper("crowd", initial_group_size=3, max_wait_time=None),
                 NaiveGrouper("crowd", id_="crowd_generic", initial_group_size=3, max_wait_time=None),
