@@ -49,6 +49,8 @@ class Barrier(Elt):
 
     timeout_message = TIMEOUT_MESSAGE
     group_failed_message = GROUP_FAILED_MESSAGE
+    #: `manage.py test_experiment` runs all its bots at once when the timeline has a barrier.
+    bots_run_together = True
 
     def __init__(self, id_: str, waiting_logic: Any = None, waiting_logic_expected_repetitions: int = 3,
                  max_wait_time: float | None = 20, fix_time_credit: bool = False,

@@ -18,7 +18,8 @@ class SyncWaitControl(Control):
     scripts = ("sync/wait.js",)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "template": self.template,
+        # `poll`: the participant API path that says when this page may move on (HTTP bots use it).
+        return {"kind": self.kind, "template": self.template, "poll": "sync/status",
                 "poll_min": POLL_INTERVAL[0], "poll_max": POLL_INTERVAL[1]}
 
     def format_answer(self, raw: Any) -> None:
@@ -35,6 +36,13 @@ class BarrierWaitingPage(Page):
 
     def format_answer(self, raw: Any) -> None:
         return None
+
+    def bot_should_wait(self, participant: Any) -> bool:
+        """Bots poll (as the page's script does) rather than answer while not released."""
+        from .selectors import wait_status
+
+        status = wait_status(participant)
+        return bool(status["waiting"]) and not status["released"]
 
 
 TIMEOUT_MESSAGE = (

@@ -47,3 +47,8 @@ class Quorum(Experiment):
         GroupCloser("lobby"),
         SuccessfulEndPage(),
     )
+
+    def test_check_bot(self, bot):
+        super().test_check_bot(bot)
+        (group,) = bot.participant.sync_groups
+        assert group.n_active_participants >= 3 and not group.active

@@ -52,6 +52,6 @@ class Regroup(Experiment):
 
     def test_check_bot(self, bot):
         super().test_check_bot(bot)
-        sizes = [len(g.participants) for g in bot.sync_groups]
+        sizes = [len(g.participants) for g in bot.participant.sync_groups]
         assert sizes == [3, 2], sizes
-        assert not bot.active_sync_groups
+        assert not bot.participant.active_sync_groups

@@ -98,6 +98,8 @@ class RockPaperScissors(Experiment):
 
     def test_check_bot(self, bot):
         super().test_check_bot(bot)
-        history = bot.var.history
+        participant = bot.participant
+        participant.refresh_from_db()
+        history = participant.var.history
         assert [h["round"] for h in history] == [1, 2, 3], history
-        assert bot.var.score == sum(h["result"] == "won" for h in history)
+        assert participant.var.score == sum(h["result"] == "won" for h in history)

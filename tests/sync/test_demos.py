@@ -3,10 +3,14 @@
 import sys
 import threading
 import time
+from io import StringIO
+from types import SimpleNamespace
 
 import pytest
+from django.core.management import call_command
 
 from experiments import services
+from experiments.bots import run_bots
 from experiments.loading import get_experiment, load_experiment
 from experiments.models import Participant, Response
 from sync.models import BarrierWait, SyncGroup, SyncGroupMember
@@ -27,8 +31,8 @@ def test_rock_paper_scissors(use_experiment):
     bots = start_bots(experiment.test_n_bots)
     seen = {b.pk: [] for b in bots}
     finished = run_in_threads(lambda b: run_bot(b.token, seen=seen[b.pk]), bots, threads=len(bots))
-    for bot in finished:
-        experiment.test_check_bot(bot)
+    for participant in finished:
+        experiment.test_check_bot(as_bot(participant))
     groups = list(SyncGroup.objects.filter(group_type="rps"))
     assert len(groups) == 2 and all(not g.active for g in groups)      # closed by the GroupCloser
     for group in groups:
@@ -61,9 +65,9 @@ def test_rock_paper_scissors_feedback_wording():
 def test_regroup(use_experiment):
     use_experiment(DEMOS / "regroup")
     experiment = get_experiment()
-    bots = start_bots(experiment.test_n_bots)
-    finished = run_in_threads(lambda b: run_bot(b.token), bots, threads=len(bots))
-    for bot in finished:
+    bots, summary = run_bots(experiment.test_n_bots, parallel=experiment.test_n_bots)  # the platform's bots
+    assert summary.completed == 6
+    for bot in bots:
         experiment.test_check_bot(bot)                    # groups of sizes [3, 2], none active
     triads = SyncGroup.objects.filter(formed_by="triads")
     pairs = SyncGroup.objects.filter(formed_by="pairs")
@@ -122,12 +126,34 @@ def test_quorum_tops_up_a_group_that_lost_a_member_while_the_rest_do_filler_tria
     assert label(e) == "filler" and not Participant.objects.get(pk=e.pk).sync_groups
 
 
-def test_quorum_bots_as_the_bots_command_would_run_them(use_experiment):
-    use_experiment(DEMOS / "quorum")
-    experiment = get_experiment()
-    bots = start_bots(experiment.test_n_bots)
-    finished = run_in_threads(lambda b: run_bot(b.token, pace=0.02, timeout=90), bots, threads=len(bots))
-    for bot in finished:
-        experiment.test_check_bot(bot)
-    assert SyncGroup.objects.count() == 1          # three formed it, the fourth topped it up
-    assert SyncGroupMember.objects.filter(joined_by="joined").count() == 1
+@pytest.mark.parametrize("demo", ["rock_paper_scissors", "regroup", "quorum"])
+def test_manage_test_experiment_runs_the_demo_bots_together(demo, use_experiment):
+    use_experiment(DEMOS / demo)
+    out = StringIO()
+    call_command("test_experiment", stdout=out, stderr=StringIO())   # no --parallel: barriers
+    assert "PASS" in out.getvalue()
+    n = get_experiment().test_n_bots
+    assert Participant.objects.filter(is_bot=True, complete=True, failed=False).count() == n
+    assert not BarrierWait.objects.filter(released_at__isnull=True).exists()
+    if demo == "quorum":                                 # three formed it, the fourth topped it up
+        assert SyncGroup.objects.count() == 1
+        assert SyncGroupMember.objects.filter(joined_by="joined").count() == 1
+
+
+def test_http_bots_wait_at_barriers_by_polling_the_status(live_server, use_experiment):
+    use_experiment(DEMOS / "rock_paper_scissors")
+    out = StringIO()
+    call_command("bots", "--n", "4", "--parallel", "4", "--url", live_server.url, "--no-progress",
+                 stdout=out, stderr=StringIO())
+    assert "4 completed, 0 failed (0 errors)" in out.getvalue()
+    waits = Response.objects.filter(page_label="sync_wait:rps_round")
+    # A waiting page is submitted once per release, never in a loop while waiting.
+    assert waits.count() <= 4 * 3
+    assert set(BarrierWait.objects.filter(barrier_id="rps_round").values_list("outcome", flat=True)) == {"released"}
+
+
+def as_bot(participant: Participant) -> SimpleNamespace:
+    """The shape test_check_bot expects (the platform's Bot), for participants run by run_bot."""
+    participant = Participant.objects.get(pk=participant.pk)
+    return SimpleNamespace(participant=participant, failed=participant.failed,
+                           complete=participant.complete, failed_reason=participant.failed_reason)
