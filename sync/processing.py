@@ -330,12 +330,10 @@ def _release_group(barrier: "GroupBarrier", group: SyncGroup, waiters: list[Wait
     group.__dict__["_participants_cache"] = participants
     before = {p.pk: (copy.deepcopy(p.vars), p.failed) for p in participants
               if ctx.live is None or p.pk != ctx.live.pk}
-    vars_before = copy.deepcopy(group.vars)
     call_with_args(barrier.on_release, {"group": group, "participants": participants,
                                         "experiment": ctx.experiment, "barrier": barrier})
     group.__dict__.pop("_participants_cache", None)
-    if group.vars != vars_before or not group.active:
-        ctx.dirty_groups[group.pk] = group
+    ctx.dirty_groups[group.pk] = group  # on_release may change vars, close it, stop top-ups
     waits = {w.participant_id: w.wait_id for w in waiters}
     for participant in participants:
         if participant.pk not in before:
@@ -379,34 +377,48 @@ def decide_grouper(grouper: "Grouper", ctx: Context) -> None:
         participants = ctx.participants([w.participant_id for w in pending])
         if grouper.ready_to_group(participants):
             _persist_groups(grouper, grouper.group(participants), pending, ctx)
+    if getattr(grouper, "join_existing_groups", False) and ctx.pending():
+        _top_up(grouper, ctx)   # those left over may fit in the groups just formed
     apply_timeouts(ctx)
 
 
-def _open_group(grouper: "Grouper", ctx: Context) -> SyncGroup | None:
+def _open_group(grouper: "Grouper", ctx: Context, exclude: set[int]) -> SyncGroup | None:
     """An active group of this type that accepts members and has room: smallest, then oldest.
-    SKIP LOCKED: a group busy elsewhere is skipped rather than waited for."""
-    n_active = Coalesce(Subquery(
+    Its row is locked: waited for in a transaction's first lock, else skipped if busy."""
+    query = (SyncGroup.objects.filter(group_type=grouper.group_type, active=True, join_existing_groups=True)
+             .exclude(pk__in=exclude).annotate(n_now=_n_active_members())
+             .filter(Q(max_group_size__isnull=True) | Q(n_now__lt=F("max_group_size")))
+             .order_by("n_now", "id"))
+    if is_postgres():
+        query = query.select_for_update(of=("self",), no_key=True, skip_locked=not ctx.blocking)
+    return query.first()
+
+
+def _n_active_members():
+    return Coalesce(Subquery(
         SyncGroupMember.objects.filter(group=OuterRef("pk"), left_at__isnull=True,
                                        participant__failed=False, participant__status=WORKING)
         .values("group").annotate(n=Count("id")).values("n")[:1]
     ), Value(0))
-    query = (SyncGroup.objects.filter(group_type=grouper.group_type, active=True, join_existing_groups=True)
-             .annotate(n_now=n_active)
-             .filter(Q(max_group_size__isnull=True) | Q(n_now__lt=F("max_group_size")))
-             .order_by("n_now", "id"))
-    if is_postgres():
-        query = query.select_for_update(of=("self",), no_key=True, skip_locked=True)
-    return query.first()
 
 
 def _top_up(grouper: "Grouper", ctx: Context) -> None:
+    """join_existing_groups: waiters join open groups (the reference did this only on arrival,
+    and could pick a closed group)."""
     for waiter in ctx.pending():
-        group = _open_group(grouper, ctx)
-        if group is None:
-            return
+        tried: set[int] = set()
+        while True:
+            group = _open_group(grouper, ctx, tried)
+            if group is None:
+                return
+            # Counted again now that the row is ours: others may have joined while we waited.
+            n_now = SyncGroup.objects.filter(pk=group.pk).annotate(n=_n_active_members()).values_list("n", flat=True)[0]
+            if group.max_group_size is None or n_now < group.max_group_size:
+                break
+            tried.add(group.pk)
         SyncGroupMember.objects.create(group=group, participant_id=waiter.participant_id,
                                        joined_at=ctx.now, joined_by="joined")
-        group.n_active_participants = group.n_now + 1
+        group.n_active_participants = n_now + 1
         if group.leader_id is None:
             group.leader_id = waiter.participant_id
         ctx.dirty_groups[group.pk] = group
@@ -469,7 +481,7 @@ def _flush(ctx: Context) -> None:
         BarrierWait.objects.bulk_update(rows, ["var_updates"])
     for group in ctx.dirty_groups.values():
         group.save(update_fields=["active", "end_time", "end_reason", "leader", "n_active_participants",
-                                  "min_group_size", "vars"])
+                                  "min_group_size", "join_existing_groups", "vars"])
     if ctx.failures:
         created = PendingFailure.objects.bulk_create([
             PendingFailure(participant_id=pid, kind=kind, reason=reason[:255], tags=tags, wait_id=wait_id,

@@ -2,7 +2,8 @@
 
 SimpleGrouper(join_existing_groups=True): a newcomer first joins an active group of this type
 with room (below max_group_size; smallest first, never a closed one), otherwise waits in the
-lobby. While anyone waits — in the lobby or at the quorum barrier for a missing member — they
+lobby; once a group has started (released at the quorum barrier) it takes no more top-ups.
+While anyone waits — in the lobby or at the quorum barrier for a missing member — they
 rate words (filler trials) instead of watching a spinner. A group below its minimum size keeps
 waiting for a top-up rather than failing, up to max_wait_time.
 """
@@ -26,6 +27,12 @@ def store_filler(participant, answer):
 filler_trial = join(PageMaker(filler_page, time_estimate=3, label="filler"), CodeBlock(store_filler))
 
 
+def start(group):
+    """on_release of the quorum barrier: the group has started, so it takes no more top-ups
+    (a newcomer would wait at the quorum barrier for members who have moved on)."""
+    group.join_existing_groups = False
+
+
 def start_page(participant):
     group = participant.active_sync_groups["lobby"]
     return InfoPage(f"Your group of {group.n_active_participants} is complete. Let's start!",
@@ -34,14 +41,14 @@ def start_page(participant):
 
 class Quorum(Experiment):
     label = "Quorum lobby with top-ups"
-    test_n_bots = 4
+    test_n_bots = 3
 
     timeline = join(
         InfoPage("We are gathering groups of three to four participants.", time_estimate=3,
                  label="instructions"),
         SimpleGrouper("lobby", initial_group_size=3, max_group_size=4, join_existing_groups=True,
                       waiting_logic=filler_trial, waiting_logic_expected_repetitions=5, max_wait_time=300),
-        GroupBarrier("quorum", group_type="lobby", waiting_logic=filler_trial,
+        GroupBarrier("quorum", group_type="lobby", waiting_logic=filler_trial, on_release=start,
                      waiting_logic_expected_repetitions=5, max_wait_time=300),
         PageMaker(start_page, time_estimate=2, label="started"),
         GroupCloser("lobby"),

@@ -74,3 +74,26 @@ def test_an_arrival_that_finds_its_barrier_busy_is_processed_after_commit(sync_e
     assert not BarrierWait.objects.filter(released_at__isnull=True).exists()
     submit(c)
     assert label(c) == "grouped"
+
+
+def test_waiters_left_over_by_grouping_top_up_the_new_groups(use_experiment):
+    """Four wait at once at a lobby (initial 3, max 4, join_existing_groups): one pass forms a
+    group of three and tops it up with the fourth, instead of leaving them alone in the lobby."""
+    from ..conftest import DEMOS
+
+    use_experiment(DEMOS / "quorum")
+    people = [services.participant_create(worker_id=f"q{i}") for i in range(4)]
+    holder = Holder("lobby_grouper")
+    try:
+        with transaction.atomic():
+            lock_barrier("something else")
+            for p in people:
+                submit(p)                        # recorded; processing deferred (lobby busy)
+            assert BarrierWait.objects.filter(barrier_id="lobby_grouper", released_at__isnull=True).count() == 4
+            holder.stop()
+    finally:
+        holder.stop()
+    group = SyncGroup.objects.get()
+    assert sorted(p.pk for p in group.participants) == sorted(p.pk for p in people)
+    assert group.n_active_participants == 4
+    assert sorted(group.memberships.values_list("joined_by", flat=True)) == ["grouped"] * 3 + ["joined"]
