@@ -263,3 +263,12 @@ CELERY_BEAT_SCHEDULE["assets-deposit-backstop"] = {
     "schedule": ASSET_BACKSTOP_INTERVAL,
     "options": {"expires": ASSET_BACKSTOP_INTERVAL},
 }
+
+# --- Sync (sync app) --------------------------------------------------------------------------
+# The beat backstop: process barriers with waiters, enforce max_wait_time (seconds between ticks).
+SYNC_TICK_INTERVAL = env_float("SYNC_TICK_INTERVAL", 1.0)
+CELERY_BEAT_SCHEDULE["sync-tick"] = {
+    "task": "sync.tasks.sync_tick",
+    "schedule": SYNC_TICK_INTERVAL,
+    "options": {"expires": SYNC_TICK_INTERVAL},
+}

@@ -77,3 +77,13 @@ __all__ += [
     "ExperimentAsset", "ExternalAsset", "ExternalS3Asset", "FastFunctionAsset", "InheritedAssets",
     "LocalStorage", "Recording", "S3Storage",
 ]
+
+# --- sync (barriers, groupers, sync groups) ---
+from sync.elements import Barrier, GroupBarrier, GroupCloser, Grouper, SimpleGrouper  # noqa: E402
+from sync.models import SimpleSyncGroup, SyncGroup  # noqa: E402
+from sync.pages import BarrierWaitingPage  # noqa: E402
+
+__all__ += [
+    "Barrier", "BarrierWaitingPage", "GroupBarrier", "GroupCloser", "Grouper", "SimpleGrouper",
+    "SimpleSyncGroup", "SyncGroup",
+]

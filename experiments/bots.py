@@ -35,6 +35,10 @@ from .timeline.program import ShowPage
 
 #: Pages a bot answers before it decides the timeline never ends.
 DEFAULT_MAX_PAGES = 1000
+#: A page that moves on by itself once others arrive (a barrier's waiting page) is polled this
+#: often, for at most this long, instead of being answered over and over.
+HOLD_POLL = 0.05
+MAX_HOLD = 120.0
 
 
 class BotError(Exception):
@@ -67,6 +71,7 @@ class BaseBot:
         self.traceback = ""
         self.started = False
         self.finished = False
+        self._held_since: float | None = None
 
     # -- what subclasses provide -------------------------------------------------------------
     def _start(self) -> None:
@@ -93,6 +98,10 @@ class BaseBot:
     def _participant_failed_reason(self) -> str:
         return "the participant failed"
 
+    def _held(self) -> bool:
+        """True while the page waits for others (e.g. at a barrier): poll, do not answer."""
+        return False
+
     # -- the loop ------------------------------------------------------------------------------
     @property
     def experiment(self) -> Experiment | None:
@@ -117,6 +126,15 @@ class BaseBot:
         if terminal:
             self.finished = True
             return True
+        if self._held():
+            now = time.monotonic()
+            self._held_since = self._held_since or now
+            if now - self._held_since > MAX_HOLD:
+                raise BotError(f"waited {MAX_HOLD:.0f} s on '{label}' for other participants; "
+                               "run enough bots at once (--parallel)")
+            time.sleep(HOLD_POLL)
+            return False
+        self._held_since = None
         if self.steps >= self.max_pages:
             raise BotError(
                 f"took {self.max_pages} pages without reaching an end page (now on '{label}'); "
@@ -186,6 +204,13 @@ class Bot(BaseBot):
 
     def _answer(self) -> Any:
         return self._page.get_bot_response(self._runner.available())
+
+    def _held(self) -> bool:
+        should_wait = getattr(self._page, "bot_should_wait", None)
+        if should_wait is None:
+            return False
+        self.participant.refresh_from_db()   # the server may have moved them meanwhile
+        return bool(should_wait(self.participant))
 
     def _submit(self, label: str, answer: Any) -> None:
         try:
@@ -286,6 +311,16 @@ class HTTPBot(BaseBot):
     def _current(self) -> tuple[str, bool, bool]:
         p = self.payload
         return p["label"], bool(p["terminal"]), p.get("kind") == "WaitPage"
+
+    def _held(self) -> bool:
+        poll = (self.payload.get("control") or {}).get("poll")
+        if not poll:
+            return False
+        status = self._json(self.session.get(self._api(poll), timeout=self.timeout), f"GET {poll}")
+        if status.get("page_uuid") != self.payload.get("page_uuid"):
+            self.payload = self._json(self.session.get(self._api("page"), timeout=self.timeout), "GET page")
+            return False
+        return bool(status.get("waiting")) and not status.get("released")
 
     def _answer(self) -> Any:
         experiment = self.experiment

@@ -119,6 +119,25 @@ class Participant(AssetHolder, models.Model):
 
         participant_mark_failed(participant=self, reason=reason, tags=tags or [])
 
+    # --- sync (read-only views of the sync app's rows; see sync.selectors) ---
+    @property
+    def active_barriers(self) -> dict:
+        from sync.selectors import participant_active_barriers
+
+        return participant_active_barriers(self)
+
+    @property
+    def active_sync_groups(self) -> dict:
+        from sync.selectors import participant_active_sync_groups
+
+        return participant_active_sync_groups(self)
+
+    @property
+    def sync_groups(self) -> list:
+        from sync.selectors import participant_sync_groups
+
+        return participant_sync_groups(self)
+
 
 class Response(models.Model):
     """One accepted answer to one page. (participant, page_uuid) is unique: replays can't double."""

@@ -152,7 +152,10 @@ def _lock_participant(token: str) -> Participant:
     return found[0]
 
 
-_LOCK_SQL = f"SELECT * FROM {Participant._meta.db_table} WHERE token = %s FOR UPDATE"
+# FOR NO KEY UPDATE: serialises this participant's submits, but does not block other
+# transactions' foreign-key checks on the row (a sync group naming them as leader or member),
+# which would deadlock against a request waiting for that transaction's barrier lock.
+_LOCK_SQL = f"SELECT * FROM {Participant._meta.db_table} WHERE token = %s FOR NO KEY UPDATE"
 
 
 def _parse_uuid(value: Any) -> uuid.UUID:
@@ -230,15 +233,17 @@ def _response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
 
 
 @transaction.atomic
-def participant_fail(*, participant_id: int, reason: str, tags: list[str] | None = None) -> bool:
+def participant_fail(*, participant_id: int, reason: str, tags: list[str] | None = None,
+                     end_position: int | None = None) -> bool:
     """Fail a participant from outside their own request (admin, beat): lock, fail, move them
-    to the failure page so their next request shows it. Idempotent."""
-    participant = Participant.objects.select_for_update(of=("self",)).get(pk=participant_id)
+    to the failure page (or the terminal page at `end_position`, e.g. a barrier's own end page)
+    so their next request shows it. Idempotent."""
+    participant = Participant.objects.select_for_update(of=("self",), no_key=True).get(pk=participant_id)
     experiment = get_experiment()
     if not participant_mark_failed(participant=participant, reason=reason, tags=tags, experiment=experiment):
         return False
     runner = Runner(experiment.program, experiment, participant)
-    runner.next_page(start=experiment.program.fail_position)
+    runner.next_page(start=experiment.program.fail_position if end_position is None else end_position)
     _persist(participant, runner, timezone.now())
     return True
 

@@ -20,8 +20,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--n", type=positive_int, default=None,
                             help="how many bots (default: the experiment's test_n_bots)")
-        parser.add_argument("--parallel", type=positive_int, default=1,
-                            help="bots running at once, in threads (default 1)")
+        parser.add_argument("--parallel", type=positive_int, default=None,
+                            help="bots running at once, in threads (default 1; all of them if the "
+                                 "timeline has elements whose bots must run together, e.g. barriers)")
         parser.add_argument("--max-pages", type=positive_int, default=DEFAULT_MAX_PAGES,
                             help=f"a bot gives up after this many pages (default {DEFAULT_MAX_PAGES})")
 
@@ -40,7 +41,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Testing '{experiment.label}' with {n} bot{'s' * (n != 1)}")
         bar = progress_bar(self.stderr, total=n, desc="bots", unit="bot")
         try:
-            bots, summary = run_bots(n, parallel=options["parallel"], max_pages=options["max_pages"],
+            together = any(getattr(e, "bots_run_together", False) for e in experiment.program.elements)
+            parallel = options["parallel"] or (n if together else 1)
+            bots, summary = run_bots(n, parallel=parallel, max_pages=options["max_pages"],
                                      on_done=lambda bot: bar.update(1))
         finally:
             bar.close()
