@@ -73,7 +73,7 @@ def worker_args() -> list[str]:
 
 
 def wait_until(condition: Callable[[], bool], *, processes: list[subprocess.Popen], log: Path,
-               deadline: float = 60) -> None:
+               deadline: float = 180) -> None:
     """Poll `condition` until true. Fails (showing the log) if a process dies or time runs out;
     the deadline only bounds a hang, it is not a speed assertion."""
     end = time.monotonic() + deadline
