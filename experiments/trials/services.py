@@ -241,7 +241,7 @@ def trials_release_abandoned(*, limit: int = 500) -> int:
         if not hasattr(maker, "trial_class"):
             continue  # a trial maker no longer in the experiment
         with transaction.atomic():  # lock order: participant row, then the maker (as a submit does)
-            participant = Participant.objects.select_for_update(of=("self",)).get(pk=participant_id)
+            participant = Participant.objects.select_for_update(of=("self",), no_key=True).get(pk=participant_id)
             if participant.status == abandoned:
                 released += participant_trials_fail(maker=maker, participant=participant,
                                                     reason="participant abandoned the experiment")
