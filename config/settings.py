@@ -107,6 +107,9 @@ else:
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # Poll often: beat tasks expire after their interval (1 s for the sync tick), and the
+        # default 1 s poll would let them expire before a worker sees them.
+        "polling_interval": 0.1,
         "control_folder": str(_broker_dir / "control"),  # kombu's default is ./control in the cwd
     }
 CELERY_TASK_IGNORE_RESULT = True

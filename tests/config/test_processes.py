@@ -57,10 +57,10 @@ def test_embedded_default_worker_and_beat_run_tasks_on_sqlite_with_no_servers(tm
         # The beat process publishes the sweep on its own schedule; the worker runs it.
         idle2, _ = map(int, manage(env, "shell", "--no-imports", "-c", MAKE_PARTICIPANTS.format(prefix="b")).stdout.split())
         beat_log = tmp_path / "beat.log"
-        beat_env = {**env, "ABANDON_SWEEP_INTERVAL": "1"}
+        beat_env = {**env, "ABANDON_SWEEP_INTERVAL": "2"}
         with celery(beat_env, "beat", "--loglevel", "INFO", "--schedule", str(var / "beat-schedule"),
                     log=beat_log) as beat:
-            wait_until(lambda: status(idle2) == "abandoned", processes=[worker, beat], log=beat_log)
+            wait_until(lambda: status(idle2) == "abandoned", processes=[worker, beat], log=log)
         assert status(active) == "working"
 
 
