@@ -10,13 +10,15 @@ from experiments import services
 from experiments.deployment import deployment_create
 from experiments.loading import get_experiment
 from experiments.models import Participant
+from experiments.selectors import current_page
 from experiments.timeline.elements import ExperimentError
 from experiments.trials.chain import ChainTrial, ChainTrialMaker
 from experiments.trials.models import Node, Trial
 from experiments.trials.static import StaticNode, StaticTrial, StaticTrialMaker
 from sync.models import BarrierWait, SyncGroup
+from sync.selectors import wait_status
 
-from .helpers import run_bot, run_in_threads
+from .helpers import run_bot, run_in_threads, submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,3 +124,80 @@ def test_within_chains_cannot_be_synced():
     with pytest.raises(ExperimentError, match="sync_group_type needs shared chains"):
         ChainTrialMaker("c", trial_class=SyncOptionsChainTrial, chain_type="within", chains_per_participant=1,
                         expected_trials_per_participant=1, sync_group_type="pair")
+
+
+def step_all(people: list[Participant], until) -> None:
+    """Round-robin: everyone not waiting at an unreleased barrier answers their page, until
+    `until()` holds or all are at an end page."""
+    for _ in range(200):
+        if until():
+            return
+        moved = False
+        for p in people:
+            participant = Participant.objects.get(pk=p.pk)
+            page = current_page(participant)
+            if page.terminal:
+                continue
+            if page.control.kind == "sync_wait" and not wait_status(participant)["released"]:
+                continue
+            submit(participant)
+            moved = True
+            if until():
+                return
+        if not moved:
+            raise AssertionError("nobody can move")
+    raise AssertionError("never got there")
+
+
+def waiting_at(participant_id: int, barrier_id: str) -> bool:
+    return BarrierWait.objects.filter(participant_id=participant_id, barrier_id=barrier_id,
+                                      released_at__isnull=True).exists()
+
+
+def has_trial(participant_id: int, number: int) -> bool:
+    return Trial.objects.filter(participant_id=participant_id, trial_maker_id="picks", number=number).exists()
+
+
+def test_when_the_leader_who_allocated_fails_the_new_leader_allocates_the_round_again(sync_experiment):
+    """Trio (min size 2). Round 2: the leader allocates and waits, then the member who will
+    lead next arrives (allocating nothing: it is not the leader yet), then the leader fails.
+    When the third arrives, no active member has an allocation: the round is replayed with the
+    new leader allocating, and the two go on together."""
+    sync_experiment("synced_trio")
+    deployment_create(experiment=get_experiment())
+    people = [services.participant_create(worker_id=f"t{i}") for i in range(3)]
+    step_all(people, lambda: SyncGroup.objects.filter(group_type="trio").exists()
+             and has_trial(SyncGroup.objects.get().leader_id, 1))
+    group = SyncGroup.objects.get(group_type="trio")
+    old_leader = group.leader_id
+    leader = next(p for p in people if p.pk == old_leader)
+    survivors = sorted((p for p in people if p.pk != old_leader), key=lambda p: p.pk)
+    next_leader, other = survivors        # check_leader: the active member with the smallest id
+    step_all(survivors, lambda: all(waiting_at(p.pk, "picks:sync_round") for p in survivors))
+    step_all([leader], lambda: has_trial(old_leader, 2) and waiting_at(old_leader, "picks:sync_allocate"))
+    step_all([next_leader], lambda: waiting_at(next_leader.pk, "picks:sync_allocate"))
+    assert not has_trial(next_leader.pk, 2) and not has_trial(other.pk, 2)
+    abandoned = Trial.objects.get(participant_id=old_leader, trial_maker_id="picks", number=2)
+    services.participant_fail(participant_id=old_leader, reason="closed the tab")
+    step_all(survivors, lambda: all(current_page(Participant.objects.get(pk=p.pk)).terminal for p in survivors))
+
+    group.refresh_from_db()
+    assert group.active and group.leader_id == next_leader.pk and group.n_active_participants == 2
+    abandoned.refresh_from_db()
+    assert abandoned.failed
+    for node in Node.objects.all():
+        assert node.n_trials == Trial.objects.filter(node=node, failed=False).count()
+    for p in survivors:
+        p = Participant.objects.get(pk=p.pk)
+        assert p.complete and not p.failed
+        # Rounds 1, 2, 2 replayed, 3, and the meeting where the leader had no trial left.
+        assert BarrierWait.objects.filter(participant_id=p.pk, barrier_id="picks:sync_allocate").count() == 5
+    trials = defaultdict(dict)
+    for trial in Trial.objects.filter(trial_maker_id="picks", participant_id__in=[p.pk for p in survivors],
+                                      failed=False):
+        trials[trial.number][trial.participant_id] = trial
+    assert sorted(trials) == [1, 2, 3]
+    for number in (2, 3):   # the new leader allocated, the other followed
+        pair = trials[number]
+        assert pair[next_leader.pk].node_id == pair[other.pk].node_id
+        assert pair[next_leader.pk].pk < pair[other.pk].pk
