@@ -201,3 +201,25 @@ def test_when_the_leader_who_allocated_fails_the_new_leader_allocates_the_round_
         pair = trials[number]
         assert pair[next_leader.pk].node_id == pair[other.pk].node_id
         assert pair[next_leader.pk].pk < pair[other.pk].pk
+
+
+def test_a_pair_takes_a_synced_chain_together_and_both_answers_seed_the_next_node(sync_experiment):
+    sync_experiment("synced_chain")
+    deployment_create(experiment=get_experiment())
+    bots = [services.participant_create(worker_id=f"c{i}", is_bot=True) for i in range(2)]
+    finished = run_in_threads(lambda b: run_bot(b.token, timeout=90), bots, threads=2)
+    assert all(p.complete and not p.failed for p in finished)
+    by_number = defaultdict(list)
+    for trial in Trial.objects.filter(trial_maker_id="chains"):
+        assert trial.finalized and not trial.failed
+        by_number[trial.number].append(trial)
+    assert sorted(by_number) == [1, 2]
+    for pair in by_number.values():
+        assert len(pair) == 2 and pair[0].node_id == pair[1].node_id and pair[0].network_id == pair[1].network_id
+    # Each chain got one round from the pair, and grew once from both answers.
+    assert {pair[0].network_id for pair in by_number.values()} == set(
+        Node.objects.filter(trial_maker_id="chains", degree=0).values_list("network_id", flat=True))
+    grown = list(Node.objects.filter(trial_maker_id="chains", degree=1, failed=False))
+    assert len(grown) == 2
+    for node in grown:
+        assert node.definition == {"answers": sorted(f"p{p.pk}" for p in finished)}
