@@ -23,7 +23,7 @@ With a group that stays together through the maker, members have had the same no
 at-most-once holds for everyone.
 
 Special cases: a member with no active group of the type (never grouped, group closed) plays
-alone, as its own leader. If the member who allocated is gone by the time the group meets
+alone, as its own leader, and no round hook runs for it. If the member who allocated is gone by the time the group meets
 (failed), the round is replayed with the group's new leader allocating.
 """
 

@@ -223,3 +223,15 @@ def test_a_pair_takes_a_synced_chain_together_and_both_answers_seed_the_next_nod
     assert len(grown) == 2
     for node in grown:
         assert node.definition == {"answers": sorted(f"p{p.pk}" for p in finished)}
+
+
+def test_a_participant_without_a_group_plays_a_synced_maker_alone(sync_experiment):
+    sync_experiment("synced_alone")
+    deployment_create(experiment=get_experiment())
+    participant = services.participant_create(worker_id="solo")
+    done = run_bot(participant.token, timeout=30)
+    assert done.complete and not done.failed
+    trials = list(Trial.objects.filter(trial_maker_id="solo", participant=participant))
+    assert [t.number for t in trials] == [1, 2] and len({t.node_id for t in trials}) == 2
+    assert all(t.finalized and not t.failed for t in trials)
+    assert set(BarrierWait.objects.values_list("outcome", flat=True)) == {"no_group"}
