@@ -95,6 +95,8 @@ class ChainTrialMaker(TrialMaker):
             start_nodes = list(start_nodes)
             if len(start_nodes) != count or not all(isinstance(n, ChainNode) for n in start_nodes):
                 raise fail(f"start_nodes must be {count} ChainNode objects ({count_name}), or a function")
+        if kwargs.get("sync_group_type") is not None and chain_type == "within":
+            raise fail("sync_group_type needs shared chains (chain_type='across'): members share the leader's node")
         if kwargs.get("recruit_mode") == "n_trials" and chain_type == "within":
             raise fail("recruit_mode='n_trials' needs shared chains (chain_type='across')")
         self.node_class, self.network_class, self.chain_type = node_class, network_class, chain_type

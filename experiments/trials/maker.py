@@ -28,7 +28,7 @@ from ..timeline.elements import (
 )
 from ..timeline.injection import call_with_args
 from ..timeline.pages import WaitPage
-from . import selectors, services
+from . import selectors, services, synced
 from .models import Trial
 
 #: Returned by `prepare_trial` when trials will be available soon (show a wait page, retry).
@@ -64,6 +64,11 @@ class TrialMaker(Module):
       maker has enough data (see `is_complete()`).
     - `wait_for_trials` / `max_wait_time` / `wait_page_time`: when trials are not available yet
       (a node still deploying, a chain busy), show a wait page and retry for up to max_wait_time s.
+    - `sync_group_type`: the members of the participant's sync group of this type take their
+      trials together, on the node the group's leader is allocated (see `trials.synced`);
+      `on_round_complete` (arguments by name: group, participants, trials, experiment) runs once
+      per round when every member has answered; `sync_max_wait_time` / `sync_on_timeout`
+      ("fail" or "kick") are the barriers' `max_wait_time` / `on_timeout`.
     """
 
     propagate_failure_default: ClassVar[bool] = False
@@ -82,7 +87,11 @@ class TrialMaker(Module):
                  target_n_participants: int | None = None,
                  wait_for_trials: bool = True,
                  max_wait_time: float = 60.0,
-                 wait_page_time: float = 2.0) -> None:
+                 wait_page_time: float = 2.0,
+                 sync_group_type: str | None = None,
+                 on_round_complete: Any = None,
+                 sync_max_wait_time: float | None = 60.0,
+                 sync_on_timeout: str = "fail") -> None:
         if not id_ or not isinstance(id_, str):
             raise ExperimentError("a trial maker needs an id_ (a non-empty string)")
         if not isinstance(trial_class, type) or not issubclass(trial_class, self.trial_base):
@@ -119,11 +128,19 @@ class TrialMaker(Module):
         self.max_wait_time = max_wait_time
         self.wait_page_time = wait_page_time
         self.id = id_
+        self.sync_group_type = sync_group_type
+        self.round_function = on_round_complete
+        self.sync_max_wait_time = sync_max_wait_time
+        self.sync_on_timeout = sync_on_timeout
+        synced.check_options(self, sync_group_type=sync_group_type, on_round_complete=on_round_complete,
+                             sync_on_timeout=sync_on_timeout)
         super().__init__(id_, self._build_body())
 
     # --- compiling ------------------------------------------------------------------------------
 
     def _build_body(self):
+        if self.sync_group_type is not None:
+            return synced.build_body(self, *synced.trial_pages_for(self))
         label = self.id
         trial_pages: list[Any] = [
             PageMaker(self._show_trial, time_estimate=self.trial_class.time_estimate, label=f"{label}:trial"),
@@ -284,6 +301,15 @@ class TrialMaker(Module):
         scores = [t.score for t in participant_trials if t.score is not None]
         score = sum(scores) / len(scores) if scores else None
         return {"score": score, "passed": score is None or score >= self.performance_threshold}
+
+    def on_round_complete(self, *, group, participants: list, trials: dict[int, Trial], experiment) -> None:
+        """Synced makers: once per group and round, when every active member has answered
+        (`trials`: participant id -> that member's trial of the round). Default: the maker's
+        `on_round_complete` function. Changes to `participant.var` and `group.var` are kept, and
+        so is a `trial.score` set here."""
+        if self.round_function is not None:
+            synced.call_round_hook(self.round_function, group=group, participants=participants, trials=trials,
+                                   experiment=experiment, maker=self)
 
     def on_trial_finalized(self, *, trial: Trial, participant, experiment) -> None:
         """Called in the submit transaction once a trial has its answer (chains grow here)."""

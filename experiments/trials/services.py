@@ -145,6 +145,18 @@ def chain_trial_allocate(*, maker, participant, experiment, number: int) -> Tria
         return trial
 
 
+def sync_trial_create(*, maker, participant, experiment, node_id: int, network_id: int | None,
+                      number: int) -> Trial:
+    """A synced maker: a follower's trial on the node its group's leader was allocated. Counted
+    on the node like any trial, also when the follower had that node before (the group plays
+    the same stimulus); not counted on a node failed meanwhile (its count no longer matters)."""
+    with _atomic():
+        node = Node.objects.get(pk=node_id)
+        network = Network.objects.get(pk=network_id) if network_id is not None else None
+        return trial_create(maker=maker, participant=participant, experiment=experiment, node=node,
+                            number=number, network=network, counted=node.failed)
+
+
 def repeat_trial_create(*, maker, participant, experiment, number: int) -> Trial | None:
     """Repeat one of the participant's finalized trials (same node and definition)."""
     with _atomic():
