@@ -15,7 +15,6 @@ Redis db 6). Run: `python benchmarks/assets.py [--submits 20] [--files 200] [--c
 import argparse
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,27 +28,8 @@ BIN = Path(sys.executable).parent
 EXPERIMENTS = ROOT / "benchmarks" / "experiments"
 BUCKET = f"chorus-bench-{secrets.token_hex(4)}"
 
-
-def tool(name: str) -> list[str]:
-    """A console tool (celery, gunicorn) running this checkout's code (scripts/checkout_main.py)."""
-    return [sys.executable, str(ROOT / "scripts" / "checkout_main.py"), name]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"port {port} never opened")
+sys.path.insert(0, str(ROOT))
+from scripts.localhost import free_port, tool, wait_for_port  # noqa: E402
 
 
 def setup_environment(args) -> Path:
@@ -77,7 +57,7 @@ class Processes:
                                    stderr=subprocess.STDOUT, start_new_session=True)
         self.running.append(process)
         if isinstance(ready, int):
-            wait_port(ready)
+            wait_for_port(ready, timeout=30)
         else:
             deadline = time.monotonic() + 60
             while ready.encode() not in (self.var / f"{name}.log").read_bytes():
@@ -309,7 +289,6 @@ def main() -> int:
     parser.add_argument("--only", type=int, choices=[1, 2, 3], help="measure one figure")
     args = parser.parse_args()
     var = setup_environment(args)
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

@@ -24,7 +24,6 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,9 @@ import psycopg
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from scripts.localhost import free_port  # noqa: E402
+
 PYTHON = sys.executable
 
 
@@ -189,12 +191,6 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # --- server ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def database_urls(base_url: str, name: str) -> tuple[str, str]:

@@ -3,7 +3,6 @@ run's Redis db and PostgreSQL test database, temporary storage and inbox folders
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,31 +14,11 @@ import redis
 from django.conf import settings as django_settings
 from django.db import connection
 
+from scripts.localhost import free_port, tool, wait_for_port  # noqa: F401 - re-exported to the tests
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 EXPERIMENTS = Path(__file__).resolve().parent / "experiments"
-
-
-def tool(name: str) -> list[str]:
-    """The command starting a console tool on this checkout's code (see checkout_main.py)."""
-    return [sys.executable, str(ROOT / "scripts" / "checkout_main.py"), name]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
 class MotoServer:
