@@ -1,15 +1,19 @@
 """Helpers shared by the experiments app's management commands: progress bars, option types,
-migrating a fresh database."""
+migrating a fresh database, deploying before bots run."""
 
 import argparse
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.management import call_command
-from django.core.management.base import OutputWrapper
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from tqdm import tqdm
+
+from experiments.deployment import deployment_ensure
+from experiments.experiment import Experiment
+from experiments.loading import ExperimentLoadError, get_experiment
 
 
 class _Stream:
@@ -45,6 +49,20 @@ def migrate_if_needed() -> bool:
         return False
     call_command("migrate", interactive=False, verbosity=0)
     return True
+
+
+def experiment_deployed(command: BaseCommand) -> Experiment:
+    """Load the experiment (a load error becomes a CommandError), migrate a fresh database and
+    deploy this source if it is not deployed yet, so bots can take it at once."""
+    try:
+        experiment = get_experiment()
+    except ExperimentLoadError as exc:
+        raise CommandError(str(exc)) from exc
+    migrate_if_needed()
+    deployment, created = deployment_ensure(experiment=experiment, progress=step_progress(command.stderr))
+    if created:
+        command.stdout.write(f"Deployed '{deployment.label}' first (deployment {deployment.id})")
+    return experiment
 
 
 def positive_int(value: str) -> int:

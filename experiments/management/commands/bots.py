@@ -5,15 +5,12 @@ from collections import Counter
 from django.core.management.base import BaseCommand, CommandError
 
 from experiments.bots import DEFAULT_MAX_PAGES, run_bots
-from experiments.deployment import deployment_ensure
-from experiments.loading import ExperimentLoadError, get_experiment
 from experiments.management.cli import (
+    experiment_deployed,
     http_url,
-    migrate_if_needed,
     non_negative_float,
     positive_int,
     progress_bar,
-    step_progress,
 )
 
 
@@ -36,14 +33,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         n, url = options["n"], options["url"]
         if not url:
-            try:
-                experiment = get_experiment()
-            except ExperimentLoadError as exc:
-                raise CommandError(str(exc)) from exc
-            migrate_if_needed()
-            deployment, created = deployment_ensure(experiment=experiment, progress=step_progress(self.stderr))
-            if created:
-                self.stdout.write(f"Deployed '{deployment.label}' first (deployment {deployment.id})")
+            experiment_deployed(self)
         bar = progress_bar(self.stderr, total=n, desc="bots", unit="bot",
                            disable=options["no_progress"])
         try:

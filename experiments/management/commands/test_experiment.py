@@ -3,13 +3,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from experiments.bots import DEFAULT_MAX_PAGES, run_bots
-from experiments.deployment import deployment_ensure
-from experiments.loading import ExperimentLoadError, get_experiment
 from experiments.management.cli import (
-    migrate_if_needed,
+    experiment_deployed,
     positive_int,
     progress_bar,
-    step_progress,
 )
 
 
@@ -27,14 +24,7 @@ class Command(BaseCommand):
                             help=f"a bot gives up after this many pages (default {DEFAULT_MAX_PAGES})")
 
     def handle(self, *args, **options):
-        try:
-            experiment = get_experiment()
-        except ExperimentLoadError as exc:
-            raise CommandError(str(exc)) from exc
-        migrate_if_needed()
-        deployment, created = deployment_ensure(experiment=experiment, progress=step_progress(self.stderr))
-        if created:
-            self.stdout.write(f"Deployed '{deployment.label}' (deployment {deployment.id})")
+        experiment = experiment_deployed(self)
         n = options["n"] or int(experiment.test_n_bots)
         if n < 1:
             raise CommandError(f"{type(experiment).__name__}.test_n_bots must be at least 1", returncode=2)
