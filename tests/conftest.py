@@ -20,3 +20,14 @@ def use_experiment(settings):
         settings.EXPERIMENT = str(path)
 
     return use
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    """One Playwright driver for the whole session. Its sync API runs an event loop in this
+    thread, so a second `sync_playwright()` started while the first is alive fails: every
+    browser fixture launches from this one."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver

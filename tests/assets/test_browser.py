@@ -3,7 +3,6 @@ with MediaRecorder, uploads with the response, and the feedback page plays the r
 
 import pytest
 from django.db import connections
-from playwright.sync_api import sync_playwright
 
 from assets.models import Asset
 from assets.services import asset_deposit, assets_register_declared
@@ -18,12 +17,12 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 
 @pytest.fixture
-def browser_page():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        page = browser.new_page()
-        yield page
-        browser.close()
+def browser_page(playwright):
+    """Its own Chromium: the fake microphone needs launch flags the shared browser lacks."""
+    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+    page = browser.new_page()
+    yield page
+    browser.close()
 
 
 @pytest.mark.django_db(transaction=True)
