@@ -204,7 +204,7 @@ class ResponseView(ParticipantAPIView):
                 if fresh is not None:
                     body["page"] = page_payload(fresh, error=exc.message if exc.status == 422 else None)
             return Response(body, status=exc.status)
-        return Response(page_payload(result.participant))
+        return Response(page_payload(result.participant, page=result.page))
 
 
 def _first_error(errors: dict) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from .loading import get_experiment
 from .models import Participant
-from .timeline import Runner
+from .timeline import Page, Runner
 
 #: What a participant token can look like (secrets.token_urlsafe). Anything else is unknown
 #: without asking the database (which refuses NUL bytes with an error, not a miss).
@@ -28,11 +28,14 @@ def participant_by_token(token: str) -> Participant | None:
 _BY_TOKEN_SQL = f"SELECT * FROM {Participant._meta.db_table} WHERE token = %s"
 
 
-def page_payload(participant: Participant, *, error: str | None = None) -> dict[str, Any]:
-    """The participant's current page as JSON: what the page template and bots both use."""
-    experiment = get_experiment()
-    runner = Runner(experiment.program, experiment, participant)
-    page = runner.current_page()
+def page_payload(participant: Participant, *, error: str | None = None,
+                 page: Page | None = None) -> dict[str, Any]:
+    """The participant's current page as JSON: what the page template and bots both use.
+
+    Pass `page` when the caller already has it (a submit returns the page it moved to), so a
+    PageMaker is not called a second time.
+    """
+    page = page or current_page(participant)
     return {
         "page_uuid": str(participant.page_uuid) if participant.page_uuid else None,
         "progress": round(participant.progress, 4),
@@ -43,7 +46,7 @@ def page_payload(participant: Participant, *, error: str | None = None) -> dict[
     }
 
 
-def current_page(participant: Participant):
+def current_page(participant: Participant) -> Page:
     experiment = get_experiment()
     return Runner(experiment.program, experiment, participant).current_page()
 
