@@ -142,7 +142,7 @@ def main() -> int:
     from experiments.loading import get_experiment
     from experiments.models import Participant, TimelineEvent
     from experiments.timeline import Runner
-    from experiments.trials.models import Node, Trial
+    from trials.models import Node, Trial
 
     call_command("migrate", interactive=False, verbosity=0)
     experiment = get_experiment()

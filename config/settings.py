@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "experiments",
     "assets",
     "sync",
+    "trials",
     "exports",
 ]
 
@@ -179,12 +180,12 @@ LOGGING = {
 
 # --- Trials: re-enqueue nodes whose async_on_deploy never ran; release abandoned trials ---
 CELERY_BEAT_SCHEDULE["trials-nodes-async-deploy-sweep"] = {
-    "task": "experiments.trials.tasks.nodes_async_deploy_sweep",
+    "task": "trials.tasks.nodes_async_deploy_sweep",
     "schedule": env_float("NODES_ASYNC_DEPLOY_SWEEP_INTERVAL", 60.0),
     "options": {"expires": env_float("NODES_ASYNC_DEPLOY_SWEEP_INTERVAL", 60.0)},
 }
 CELERY_BEAT_SCHEDULE["trials-release-abandoned"] = {
-    "task": "experiments.trials.tasks.trials_release_abandoned",
+    "task": "trials.tasks.trials_release_abandoned",
     "schedule": env_float("TRIALS_RELEASE_ABANDONED_INTERVAL", 60.0),
     "options": {"expires": env_float("TRIALS_RELEASE_ABANDONED_INTERVAL", 60.0)},
 }
@@ -255,7 +256,7 @@ ASSET_DEPLOY_MODE = env_str("ASSET_DEPLOY_MODE", "auto")
 # Largest file one response may carry; Django has no total limit for files, so we enforce it.
 ASSET_UPLOAD_MAX_BYTES = env_int("ASSET_UPLOAD_MAX_BYTES", 50 * 1024 * 1024)
 # Called with each asset once deposited: trials waiting for a recording are finalized then.
-ASSET_DEPOSITED_HOOKS = ["experiments.trials.services.trials_finalize_when_assets_stored"]
+ASSET_DEPOSITED_HOOKS = ["trials.services.trials_finalize_when_assets_stored"]
 if REDIS_URL:
     # A message of a worker that died unacked returns after visibility_timeout; sweep for such
     # messages every interval (kombu's default scans only every 10th interval: ~100 s).

@@ -295,6 +295,3 @@ class DeploymentAdmin(ReadOnlyAdmin):
     def source_short(self, obj: Deployment) -> str:
         return obj.source_hash[:12]
 
-
-# --- Trials, nodes, networks (experiments/trials/admin.py) ---
-from .trials import admin as trials_admin  # noqa: E402,F401

@@ -44,11 +44,11 @@ __all__ = [
     "conditional", "join", "switch", "while_loop",
 ]
 
-# --- Trials (experiments/trials/) ---
-from .trials.chain import ChainNetwork, ChainNode, ChainTrial, ChainTrialMaker  # noqa: E402
-from .trials.maker import TrialMaker  # noqa: E402
-from .trials.models import Network, Node, Trial  # noqa: E402
-from .trials.static import StaticNode, StaticTrial, StaticTrialMaker  # noqa: E402
+# --- Trials (trials/) ---
+from trials.chain import ChainNetwork, ChainNode, ChainTrial, ChainTrialMaker  # noqa: E402
+from trials.maker import TrialMaker  # noqa: E402
+from trials.models import Network, Node, Trial  # noqa: E402
+from trials.static import StaticNode, StaticTrial, StaticTrialMaker  # noqa: E402
 
 __all__ += [
     "ChainNetwork", "ChainNode", "ChainTrial", "ChainTrialMaker", "Network", "Node", "StaticNode",

@@ -195,7 +195,3 @@ class TimelineEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
-
-
-# --- Trials, nodes, networks (experiments/trials/models.py) ---
-from .trials.models import Network, Node, Trial  # noqa: E402,F401

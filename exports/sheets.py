@@ -56,10 +56,10 @@ SHEETS: list[Sheet] = [
     Sheet("responses", "experiments.Response", unpack=("answer",)),
     Sheet("module_states", "experiments.ModuleState", unpack=("vars",)),
     # Skipped until the Trials, Assets and Sync models exist (check the labels when they land).
-    Sheet("trials", "experiments.Trial", unpack=("definition", "answer", "vars"),
+    Sheet("trials", "trials.Trial", unpack=("definition", "answer", "vars"),
           split_by="trial_maker_id"),
-    Sheet("nodes", "experiments.Node", unpack=("definition", "vars"), split_by="trial_maker_id"),
-    Sheet("networks", "experiments.Network", unpack=("vars",), split_by="trial_maker_id"),
+    Sheet("nodes", "trials.Node", unpack=("definition", "vars"), split_by="trial_maker_id"),
+    Sheet("networks", "trials.Network", unpack=("vars",), split_by="trial_maker_id"),
     Sheet("assets", "assets.Asset", unpack=("variables",)),
     Sheet("sync_groups", "sync.SyncGroup", unpack=("vars",)),
 ]

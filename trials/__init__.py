@@ -1,7 +1,9 @@
 """Trials, nodes, networks and the trial makers that hand them to participants.
 
-Layout (import from the submodules, or from `experiments.api`; this package imports nothing so
-that `experiments.models` can load `trials.models` while apps are still loading):
+An app of its own above `experiments`, `assets` and `sync` (see ARCHITECTURE.md); its tables keep
+the names they had when it lived in `experiments/trials/` (`experiments_trial`, ...).
+
+Layout (import from the submodules, or from `experiments.api`):
 
 - `typed`     the class registry: rows carry a `type`, load back as that class, need no migrations
 - `models`    Network, Node, Trial (the three tables) and the hooks researchers override

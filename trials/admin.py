@@ -22,7 +22,7 @@ def _short(value, limit: int = 80) -> str:
 
 
 def _link(model: str, pk) -> str:
-    return reverse(f"admin:experiments_{model}_change", args=[pk])
+    return reverse(f"admin:trials_{model}_change", args=[pk])
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -68,7 +68,7 @@ class NodeAdmin(ReadOnlyAdmin):
             ((_link("trial", t.pk), t.pk, t.participant_id, t.type, t.finalized, t.failed, t.score,
               _short(t.answer)) for t in trials),
         )
-        more = reverse("admin:experiments_trial_changelist") + f"?node__id__exact={obj.pk}"
+        more = reverse("admin:trials_trial_changelist") + f"?node__id__exact={obj.pk}"
         return format_html(
             '<table><tr><th>trial</th><th>participant</th><th>type</th><th>finalized</th><th>failed</th>'
             '<th>score</th><th>answer</th></tr>{}</table><p><a href="{}">All trials of this node</a></p>',

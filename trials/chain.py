@@ -20,8 +20,9 @@ node grown from them too: the chain is cut back and regrows.
 
 from typing import Any
 
-from ..timeline.elements import ExperimentError
-from ..timeline.injection import call_with_args
+from experiments.timeline.elements import ExperimentError
+from experiments.timeline.injection import call_with_args
+
 from . import selectors, services
 from .maker import WAIT, TrialMaker
 from .models import Network, Node, Trial

@@ -9,14 +9,14 @@ A trial maker is a Module whose body compiles into the flat program like any oth
 
 Per-participant bookkeeping (current trial, counts, block order) lives in
 `participant.timeline_state["trial_makers"][id]`, saved with the participant in the submit
-transaction. Allocation, finalizing and failing are services (`experiments.trials.services`);
+transaction. Allocation, finalizing and failing are services (`trials.services`);
 subclasses (`StaticTrialMaker`, `ChainTrialMaker`) decide which node a participant gets.
 """
 
 import time
 from typing import Any, ClassVar
 
-from ..timeline.elements import (
+from experiments.timeline.elements import (
     CodeBlock,
     ExperimentError,
     Module,
@@ -26,8 +26,9 @@ from ..timeline.elements import (
     switch,
     while_loop,
 )
-from ..timeline.injection import call_with_args
-from ..timeline.pages import WaitPage
+from experiments.timeline.injection import call_with_args
+from experiments.timeline.pages import WaitPage
+
 from . import selectors, services, synced
 from .models import Trial
 

@@ -3,7 +3,7 @@
 Researchers subclass the classes in `static` and `chain` (themselves subclasses of these); the
 subclasses are proxies of these tables (see `typed`), so they need no migrations. Per-row data
 beyond the columns goes in `vars`. Methods here are the hooks researchers override; state changes
-go through `experiments.trials.services`.
+go through `trials.services`.
 """
 
 import random
@@ -67,6 +67,7 @@ class Network(AssetHolder):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "experiments_network"  # the table predates the trials app (see migrations)
         ordering = ["id"]
         indexes = [models.Index(fields=["trial_maker_id", "full", "failed"], name="network_alloc")]
         constraints = [
@@ -111,6 +112,7 @@ class Node(AssetHolder):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "experiments_node"  # the table predates the trials app (see migrations)
         ordering = ["id"]
         indexes = [
             models.Index(fields=["trial_maker_id", "block", "n_trials", "shuffle"], name="node_alloc",
@@ -168,6 +170,7 @@ class Trial(AssetHolder):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "experiments_trial"  # the table predates the trials app (see migrations)
         ordering = ["id"]
         indexes = [
             models.Index(fields=["participant", "trial_maker_id", "node"], name="trial_participant"),
@@ -207,6 +210,6 @@ class Trial(AssetHolder):
 
     @property
     def trial_maker(self):
-        from ..loading import get_experiment
+        from experiments.loading import get_experiment
 
         return get_experiment().program.modules.get(self.trial_maker_id)

@@ -8,7 +8,8 @@ from typing import Any
 
 from django.db.models import Count, Exists, Min, OuterRef, Q
 
-from ..models import ModuleState
+from experiments.models import ModuleState
+
 from .models import Network, Node, Trial
 
 

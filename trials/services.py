@@ -32,8 +32,8 @@ from django.utils import timezone
 
 from assets.selectors import holder_assets_pending
 from assets.services import holders_register_pending
+from experiments.timeline.elements import ExperimentError
 
-from ..timeline.elements import ExperimentError
 from . import selectors
 from .models import Network, Node, Trial
 
@@ -198,7 +198,7 @@ def trials_finalize_when_assets_stored(asset) -> None:
         trial_ids.add(asset.parent_id)
     if not trial_ids:
         return
-    from ..loading import get_experiment
+    from experiments.loading import get_experiment
 
     experiment = get_experiment()
     for trial_id in sorted(int(i) for i in trial_ids if str(i).isdigit()):
@@ -240,8 +240,8 @@ def participant_trials_fail(*, maker, participant, reason: str, include_finalize
 def trials_release_abandoned(*, limit: int = 500) -> int:
     """Beat: unfinished trials of abandoned participants fail, giving their places back (a chain
     head held by someone who left would otherwise wait for ever). Returns trials released."""
-    from ..loading import get_experiment
-    from ..models import Participant
+    from experiments.loading import get_experiment
+    from experiments.models import Participant
 
     abandoned = Participant.Status.ABANDONED
     experiment = get_experiment()
@@ -483,7 +483,7 @@ def node_async_deploy(*, node_id: int) -> bool:
     The hook runs outside any transaction (it may be slow); the attempt is counted first, and
     errors are recorded on the row. Raises what the hook raised (the task retries).
     """
-    from ..loading import get_experiment
+    from experiments.loading import get_experiment
 
     get_experiment()  # researcher node classes are registered when the experiment is imported
     node = Node.objects.filter(pk=node_id).first()

@@ -16,7 +16,8 @@ from typing import Any
 
 from django.db.models import Count, Min, Q
 
-from ..timeline.elements import ExperimentError
+from experiments.timeline.elements import ExperimentError
+
 from . import selectors, services
 from .maker import WAIT, TrialMaker
 from .models import Node, Trial

@@ -29,9 +29,17 @@ alone, as its own leader, and no round hook runs for it. If the member who alloc
 
 from typing import TYPE_CHECKING, Any
 
-from ..timeline.elements import CodeBlock, ExperimentError, PageMaker, conditional, join, while_loop
-from ..timeline.injection import call_with_args
-from ..timeline.pages import WaitPage
+from experiments.timeline.elements import (
+    CodeBlock,
+    ExperimentError,
+    PageMaker,
+    conditional,
+    join,
+    while_loop,
+)
+from experiments.timeline.injection import call_with_args
+from experiments.timeline.pages import WaitPage
+
 from . import services
 from .models import Trial
 

@@ -23,7 +23,7 @@ from django.apps import apps
 from django.db import DJANGO_VERSION_PICKLE_KEY, models
 from django.db.models.base import ModelBase
 
-from ..timeline.elements import ExperimentError
+from experiments.timeline.elements import ExperimentError
 
 
 class TypeRegistry:
@@ -66,7 +66,7 @@ def served_package() -> str | None:
     """The import package of the experiment this process serves (see experiments.loading)."""
     from django.conf import settings
 
-    from ..loading import _package_name
+    from experiments.loading import _package_name
 
     path = getattr(settings, "EXPERIMENT", "")
     return _package_name(Path(path).expanduser().resolve()) if path else None
@@ -158,7 +158,7 @@ class TypedModel(models.Model, metaclass=TypedModelBase):
     @property
     def var(self):
         """Attribute access to `vars`: `trial.var.difficulty = 3`."""
-        from ..models import VarStore
+        from experiments.models import VarStore
 
         return VarStore(self)
 

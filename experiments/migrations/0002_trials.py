@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-import experiments.trials.models
+import trials.models
 
 
 class Migration(migrations.Migration):
@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
                 ('seed', models.JSONField(blank=True, help_text="what the parent's trials produced (chains)", null=True)),
                 ('definition', models.JSONField(blank=True, default=dict)),
                 ('n_trials', models.IntegerField(default=0, help_text='non-failed, non-repeat trials')),
-                ('shuffle', models.IntegerField(default=experiments.trials.models.random_shuffle, editable=False, help_text='random tie-break order')),
+                ('shuffle', models.IntegerField(default=trials.models.random_shuffle, editable=False, help_text='random tie-break order')),
                 ('ready', models.BooleanField(default=True, help_text='False while async_on_deploy has not run')),
                 ('async_attempts', models.IntegerField(default=0)),
                 ('async_error', models.TextField(blank=True)),

@@ -220,7 +220,7 @@ def test_a_trial_is_finalized_when_a_worker_has_stored_its_recording(use_experim
     from experiments.deployment import deployment_create
     from experiments.models import Participant
     from experiments.selectors import current_page
-    from experiments.trials.models import Trial
+    from trials.models import Trial
 
     demo = ROOT / "demos" / "static_audio"
     settings.ASSET_DEPLOY_MODE = "local"

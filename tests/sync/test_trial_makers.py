@@ -12,11 +12,11 @@ from experiments.loading import get_experiment
 from experiments.models import Participant
 from experiments.selectors import current_page
 from experiments.timeline.elements import ExperimentError
-from experiments.trials.chain import ChainTrial, ChainTrialMaker
-from experiments.trials.models import Node, Trial
-from experiments.trials.static import StaticNode, StaticTrial, StaticTrialMaker
 from sync.models import BarrierWait, SyncGroup
 from sync.selectors import wait_status
+from trials.chain import ChainTrial, ChainTrialMaker
+from trials.models import Node, Trial
+from trials.static import StaticNode, StaticTrial, StaticTrialMaker
 
 from .helpers import run_bot, run_in_threads, submit
 

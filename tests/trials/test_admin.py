@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import User
 
-from experiments.trials.models import Network, Node, Trial
+from trials.models import Network, Node, Trial
 
 from . import sources
 from .helpers import run_bot
@@ -28,7 +28,7 @@ def chain_data(make_experiment):
 
 
 def test_admin_needs_staff(client, chain_data):
-    for url in ("/admin/experiments/trial/", f"/admin/experiments/network/{chain_data.pk}/change/"):
+    for url in ("/admin/trials/trial/", f"/admin/trials/network/{chain_data.pk}/change/"):
         response = client.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
@@ -38,37 +38,37 @@ def test_trial_list_filters_by_trial_maker_finalized_and_failed(staff_client, ch
     run_bot()
     first = Trial.objects.filter(trial_maker_id="c").order_by("id").first()
     Trial.objects.filter(pk=first.pk).update(failed=True)
-    page = staff_client.get("/admin/experiments/trial/").content.decode()
+    page = staff_client.get("/admin/trials/trial/").content.decode()
     assert "?trial_maker_id=c" in page and "?trial_maker_id=m" in page  # the filter lists the makers
-    assert staff_client.get("/admin/experiments/trial/?trial_maker_id=m").context["cl"].result_count == 1
-    assert staff_client.get("/admin/experiments/trial/?trial_maker_id=c").context["cl"].result_count == 3
-    assert staff_client.get("/admin/experiments/trial/?failed__exact=1").context["cl"].result_count == 1
-    assert staff_client.get("/admin/experiments/trial/?finalized__exact=0").context["cl"].result_count == 0
-    assert staff_client.get("/admin/experiments/node/?trial_maker_id=m").context["cl"].result_count == 3
+    assert staff_client.get("/admin/trials/trial/?trial_maker_id=m").context["cl"].result_count == 1
+    assert staff_client.get("/admin/trials/trial/?trial_maker_id=c").context["cl"].result_count == 3
+    assert staff_client.get("/admin/trials/trial/?failed__exact=1").context["cl"].result_count == 1
+    assert staff_client.get("/admin/trials/trial/?finalized__exact=0").context["cl"].result_count == 0
+    assert staff_client.get("/admin/trials/node/?trial_maker_id=m").context["cl"].result_count == 3
 
 
 def test_node_page_lists_its_trials(staff_client, chain_data):
     node = Node.objects.get(degree=0)
     trial = node.trials.get()
-    page = staff_client.get(f"/admin/experiments/node/{node.pk}/change/").content.decode()
-    assert f"/admin/experiments/trial/{trial.pk}/change/" in page
+    page = staff_client.get(f"/admin/trials/node/{node.pk}/change/").content.decode()
+    assert f"/admin/trials/trial/{trial.pk}/change/" in page
     assert f"?node__id__exact={node.pk}" in page
-    assert staff_client.get(f"/admin/experiments/trial/?node__id__exact={node.pk}").context["cl"].result_count == 1
+    assert staff_client.get(f"/admin/trials/trial/?node__id__exact={node.pk}").context["cl"].result_count == 1
 
 
 def test_network_page_shows_its_chain_in_order(staff_client, chain_data):
-    page = staff_client.get(f"/admin/experiments/network/{chain_data.pk}/change/").content.decode()
+    page = staff_client.get(f"/admin/trials/network/{chain_data.pk}/change/").content.decode()
     page = page[page.index("Chain (in order)"):]
     nodes = list(chain_data.nodes.order_by("degree"))
-    positions = [page.index(f"/admin/experiments/node/{n.pk}/change/") for n in nodes]
+    positions = [page.index(f"/admin/trials/node/{n.pk}/change/") for n in nodes]
     assert len(nodes) == 4 and positions == sorted(positions)
 
 
 def test_rows_are_read_only_in_admin(staff_client, chain_data):
     trial = Trial.objects.first()
-    assert staff_client.get("/admin/experiments/trial/add/").status_code == 403
-    response = staff_client.post(f"/admin/experiments/trial/{trial.pk}/change/", {"score": "5"})
+    assert staff_client.get("/admin/trials/trial/add/").status_code == 403
+    response = staff_client.post(f"/admin/trials/trial/{trial.pk}/change/", {"score": "5"})
     assert response.status_code == 403
-    assert staff_client.get(f"/admin/experiments/trial/{trial.pk}/delete/").status_code == 403
+    assert staff_client.get(f"/admin/trials/trial/{trial.pk}/delete/").status_code == 403
     trial.refresh_from_db()
     assert trial.score is None

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from config.celery import app
 from experiments import services
-from experiments.trials import services as trial_services
-from experiments.trials.models import Node
+from trials import services as trial_services
+from trials.models import Node
 
 from . import sources
 from .helpers import page_label, submit

@@ -4,7 +4,7 @@ import pytest
 
 from experiments import services
 from experiments.timeline.elements import ExperimentError
-from experiments.trials.models import Network, Node, Trial
+from trials.models import Network, Node, Trial
 
 from . import sources
 from .helpers import page_label, run_bot, run_to_end, submit
@@ -211,7 +211,7 @@ def test_bad_chain_knobs_are_reported_at_load(make_experiment, knobs, message):
 
 
 def test_trials_of_abandoned_participants_are_released(make_experiment):
-    from experiments.trials import services as trial_services
+    from trials import services as trial_services
 
     make_experiment(sources.chain(chain_type="across", chains_per_experiment=1, expected_trials_per_participant=1,
                                   max_nodes_per_chain=10))

@@ -8,7 +8,7 @@ import pytest
 from django.db import OperationalError, connection
 
 from experiments import services
-from experiments.trials.models import Network, Node, Trial
+from trials.models import Network, Node, Trial
 
 from . import sources
 from .helpers import current

@@ -3,7 +3,7 @@
 import pytest
 
 from experiments.bots import Bot
-from experiments.trials.models import Network, Node, Trial
+from trials.models import Network, Node, Trial
 
 
 def run_bot(experiment, worker_id: str) -> Bot:

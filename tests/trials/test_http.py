@@ -3,7 +3,7 @@
 import pytest
 
 from experiments import services
-from experiments.trials.models import Node, Trial
+from trials.models import Node, Trial
 
 pytestmark = pytest.mark.django_db
 

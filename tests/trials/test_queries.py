@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from experiments import services
 from experiments.models import Participant
-from experiments.trials.models import Node, Trial
+from trials.models import Node, Trial
 
 from . import sources
 from .helpers import page_label, submit

@@ -10,10 +10,10 @@ from django.core.management import call_command
 
 from experiments.models import Participant
 from experiments.timeline.elements import ExperimentError
-from experiments.trials.chain import ChainNetwork, ChainTrial
-from experiments.trials.models import Network, Node, Trial
-from experiments.trials.static import StaticNode, StaticTrial
-from experiments.trials.typed import registry
+from trials.chain import ChainNetwork, ChainTrial
+from trials.models import Network, Node, Trial
+from trials.static import StaticNode, StaticTrial
+from trials.typed import registry
 
 from . import sources
 from .helpers import run_bot

@@ -8,7 +8,7 @@ from experiments import services
 from experiments.deployment import deployment_create
 from experiments.models import Participant
 from experiments.timeline.elements import ExperimentError
-from experiments.trials.models import Node, Trial
+from trials.models import Node, Trial
 
 from . import sources
 from .helpers import current, page_label, run_bot, run_to_end, submit
