@@ -20,6 +20,25 @@ from typing import Any, ClassVar
 from django.db.models import CharField, Q
 from django.db.models.functions import Cast
 
+from experiments.models import ModuleState
+from experiments.timeline.elements import Module
+
+#: Models of other apps that hold assets without the mixin (the core's Participant): model → kind.
+HOLDER_KINDS: dict[type, str] = {}
+
+
+def register_holder_model(model: type, kind: str) -> None:
+    """Let rows of `model` hold assets under `kind` (called from AssetsConfig.ready())."""
+    HOLDER_KINDS[model] = kind
+
+
+def holder_kind(holder: Any) -> str:
+    """The holder kind of a model instance ("participant", "node", ...), or "" if it holds none."""
+    kind = HOLDER_KINDS.get(type(holder)) or getattr(holder, "asset_holder_kind", "")
+    if not kind and hasattr(holder, "_meta"):
+        kind = HOLDER_KINDS.get(holder._meta.concrete_model, "")
+    return kind
+
 
 def holder_ref(holder: Any) -> tuple[str, str]:
     """(kind, id) naming a holder: an AssetHolder instance, a timeline Module, or a tuple."""
@@ -28,8 +47,11 @@ def holder_ref(holder: Any) -> tuple[str, str]:
     ref = getattr(holder, "asset_holder_ref", None)
     if callable(ref):
         return ref()
-    from experiments.timeline.elements import Module
-
+    kind = holder_kind(holder)
+    if kind:
+        if holder.pk is None:
+            raise ValueError(f"save the {type(holder).__name__} before using its assets")
+        return kind, str(holder.pk)
     if isinstance(holder, Module):
         return "module", holder.id
     raise TypeError(f"{holder!r} cannot hold assets (use the AssetHolder mixin)")
@@ -125,8 +147,6 @@ def module_assets(module: Any, participant: Any = None) -> AssetDict | dict:
         return {}
     extra = None
     if participant is not None and getattr(participant, "pk", None) is not None:
-        from experiments.models import ModuleState
-
         state_ids = ModuleState.objects.filter(participant=participant, module_id=module.id).annotate(
             text_id=Cast("id", CharField())).values("text_id")
         extra = Q(holder_kind="module_state", holder_id__in=state_ids)

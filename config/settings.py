@@ -255,8 +255,6 @@ ASSET_BACKSTOP_INTERVAL = env_float("ASSET_BACKSTOP_INTERVAL", 30.0)
 ASSET_DEPLOY_MODE = env_str("ASSET_DEPLOY_MODE", "auto")
 # Largest file one response may carry; Django has no total limit for files, so we enforce it.
 ASSET_UPLOAD_MAX_BYTES = env_int("ASSET_UPLOAD_MAX_BYTES", 50 * 1024 * 1024)
-# Called with each asset once deposited: trials waiting for a recording are finalized then.
-ASSET_DEPOSITED_HOOKS = ["trials.services.trials_finalize_when_assets_stored"]
 if REDIS_URL:
     # A message of a worker that died unacked returns after visibility_timeout; sweep for such
     # messages every interval (kombu's default scans only every 10th interval: ~100 s).

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db import transaction
 
+from . import hooks
 from .experiment import Experiment
 from .models import Deployment
 
@@ -33,10 +34,9 @@ def deployment_create(*, experiment: Experiment, progress: ProgressFactory | Non
         deployment = Deployment.objects.create(
             label=experiment.label, experiment_path=experiment.path, source_hash=experiment.source_hash
         )
-    # --- assets: register declared assets and deposit cached ones (after commit: workers read rows)
-    from assets.services import assets_deploy
-
-    deployment.asset_report = assets_deploy(experiment=experiment, progress=progress)
+    # The other apps' steps (assets: register and deposit) run after the commit: workers read rows.
+    deployment.step_reports = [report for report in hooks.deploy_steps.send(
+        experiment=experiment, progress=progress) if report is not None]
     return deployment
 
 

@@ -2,6 +2,7 @@
 
 from typing import Any, ClassVar
 
+from . import hooks
 from .timeline import Program, compile_timeline
 from .timeline.elements import ExperimentError
 
@@ -32,8 +33,11 @@ class Experiment:
             raise ExperimentError(f"{cls.__name__} has no `label`; give the experiment a name")
         if cls.timeline is None:
             raise ExperimentError(f"{cls.__name__} has no `timeline`")
-        cls.program = compile_timeline(cls.timeline)
-        return cls.program
+        program = compile_timeline(cls.timeline)
+        for name, provider in hooks.researcher_arguments.items():  # e.g. `assets` (assets app)
+            program.arg_providers.setdefault(name, provider)
+        cls.program = program
+        return program
 
     @property
     def estimated_duration(self) -> float:

@@ -8,7 +8,8 @@ import uuid
 
 from django.db import models
 
-from assets.holders import AssetHolder
+from . import hooks
+from .lifecycle import participant_mark_complete, participant_mark_failed
 
 
 def new_token() -> str:
@@ -60,8 +61,9 @@ class VarStore:
         return name in self._owner.vars
 
 
-class Participant(AssetHolder, models.Model):
-    asset_holder_kind = "participant"  # participant.assets: a dict by local key
+class Participant(models.Model):
+    """One person (or bot) taking the experiment. Apps above the core add read-only attributes
+    through `hooks.participant_properties` (`participant.assets`, `participant.active_barriers`)."""
 
     class Status(models.TextChoices):
         WORKING = "working"
@@ -115,28 +117,18 @@ class Participant(AssetHolder, models.Model):
 
     def fail(self, reason: str = "", tags: list[str] | None = None) -> None:
         """Fail this participant (idempotent). Saved with the participant's next save."""
-        from .services import participant_mark_failed
-
         participant_mark_failed(participant=self, reason=reason, tags=tags or [])
 
-    # --- sync (read-only views of the sync app's rows; see sync.selectors) ---
-    @property
-    def active_barriers(self) -> dict:
-        from sync.selectors import participant_active_barriers
+    def mark_complete(self) -> None:
+        """Mark this participant complete (unless failed). Saved with their next save."""
+        participant_mark_complete(participant=self)
 
-        return participant_active_barriers(self)
-
-    @property
-    def active_sync_groups(self) -> dict:
-        from sync.selectors import participant_active_sync_groups
-
-        return participant_active_sync_groups(self)
-
-    @property
-    def sync_groups(self) -> list:
-        from sync.selectors import participant_sync_groups
-
-        return participant_sync_groups(self)
+    def __getattr__(self, name: str):
+        # Only reached when normal lookup fails: attributes the other apps registered.
+        getter = hooks.participant_properties.get(name) if not name.startswith("_") else None
+        if getter is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getter(self)
 
 
 class Response(models.Model):

@@ -23,10 +23,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from assets.services import discard_staged_on_error
-from assets.uploads import split_multipart, upload_refusal
-
-from . import services
+from . import hooks, services
 from .selectors import page_payload, participant_by_token
 
 
@@ -169,11 +166,11 @@ class ResponseView(ParticipantAPIView):
         media_type = request.content_type.split(";")[0].strip().lower()
         files = None
         if media_type == "multipart/form-data":
-            # --- assets: a `payload` JSON field plus files (recordings); size bounded before reading
-            refused = upload_refusal(request)
+            # A `payload` JSON field plus files (recordings), read by the assets app's handler.
+            refused = hooks.upload_handler.refusal(request)
             if refused is not None:
                 return Response({"error": refused[1]}, status=refused[0])
-            payload, files, problem = split_multipart(request.data, request.FILES)
+            payload, files, problem = hooks.upload_handler.split(request.data, request.FILES)
             if problem:
                 return Response({"error": problem}, status=status.HTTP_400_BAD_REQUEST)
             data = StrictJSONParser().parse(io.BytesIO(payload.encode("utf-8", "surrogatepass")))
@@ -188,7 +185,7 @@ class ResponseView(ParticipantAPIView):
         if not serializer.is_valid():
             return Response({"error": _first_error(serializer.errors)}, status=status.HTTP_400_BAD_REQUEST)
         try:
-            with discard_staged_on_error():
+            with hooks.upload_handler.guard():
                 result = services.response_submit(
                     token=token,
                     page_uuid=serializer.validated_data["page_uuid"],

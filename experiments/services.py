@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .experiment import Experiment
+from .lifecycle import participant_mark_failed
 from .loading import get_experiment
 from .models import ModuleState, Participant, Response, TimelineEvent
 from .selectors import is_token_shaped
@@ -63,30 +64,6 @@ class SubmitResult:
     participant: Participant
     page: Page
     response: Response
-
-
-def participant_mark_failed(*, participant: Participant, reason: str = "",
-                            tags: list[str] | None = None, experiment: Experiment | None = None) -> bool:
-    """Mark a participant failed in memory (idempotent); the caller saves it.
-
-    Returns True if this call failed them. Elements' failure hooks run now, in the caller's
-    transaction (trial makers fail unfinished trials).
-    """
-    if participant.failed:
-        return False
-    participant.failed = True
-    participant.failed_reason = (reason or "failed")[:1024]
-    participant.failure_tags = list(dict.fromkeys([*participant.failure_tags, *(tags or [])]))
-    participant.failed_at = timezone.now()
-    (experiment or get_experiment()).on_participant_failed(participant)
-    return True
-
-
-def participant_mark_complete(*, participant: Participant) -> None:
-    if not participant.complete and not participant.failed:
-        participant.complete = True
-        participant.completed_at = timezone.now()
-        participant.progress = 1.0
 
 
 def _persist(participant: Participant, runner: Runner, now) -> None:

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
+from experiments.hooks import DeployError
+
 from ..kinds import CACHED_KINDS, AssetSpec
 from ..models import Asset
 from ..storage import AssetStorage, get_storage
@@ -25,7 +27,7 @@ from .registration import assets_register_many
 logger = logging.getLogger(__name__)
 
 
-class AssetDeployError(Exception):
+class AssetDeployError(DeployError):
     """Some cached assets could not be deposited; the message names them."""
 
 

@@ -9,7 +9,6 @@ import hashlib
 import logging
 import random
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
+
+from experiments import hooks
 
 from ..functions import resolve_function
 from ..models import Asset
@@ -28,12 +29,6 @@ from .registration import cached_storage_key, content_sha256, experiment_path, f
 logger = logging.getLogger(__name__)
 
 RETRYABLE = (Asset.Status.PENDING, Asset.Status.DEPOSITING)
-
-#: Called with each asset right after it is deposited (on the worker), e.g. by trial makers to
-#: finalize a trial once all its assets are in storage; settings.ASSET_DEPOSITED_HOOKS names more
-#: by dotted path (imported when needed). Errors are logged, never raised.
-DEPOSITED_HOOKS: list[Callable[[Asset], None]] = []
-
 
 @dataclass
 class DepositOutcome:
@@ -166,17 +161,13 @@ def asset_deposit(*, asset_id: int, storage: AssetStorage | None = None) -> Depo
 
 
 def _run_deposited_hooks(asset_id: int) -> None:
-    from django.utils.module_loading import import_string
-
-    hooks = [*DEPOSITED_HOOKS, *(import_string(path) for path in settings.ASSET_DEPOSITED_HOOKS)]
-    if not hooks:
+    """`experiments.hooks.asset_deposited` listeners (trials: finalize a trial once all its assets
+    are in storage). Errors are logged, never raised."""
+    if not hooks.asset_deposited:
         return
     asset = Asset.objects.get(pk=asset_id)
-    for hook in hooks:
-        try:
-            hook(asset)
-        except Exception:
-            logger.exception("deposited hook %r failed for asset %s", hook, asset_id)
+    hooks.asset_deposited.send(asset, on_error=lambda listener, exc: logger.error(
+        "deposited hook %r failed for asset %s", listener, asset_id, exc_info=exc))
 
 
 def _claim(asset_id: int) -> Asset | None:

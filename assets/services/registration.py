@@ -14,7 +14,7 @@ from django.utils import timezone
 from experiments.timeline.elements import ExperimentError
 
 from ..functions import cache_key, fill_arguments
-from ..holders import holder_ref
+from ..holders import holder_kind, holder_ref
 from ..keys import InvalidKey, clean_key, derived_key
 from ..kinds import (
     AssetSpec,
@@ -89,7 +89,7 @@ def _holder_arguments(holder: Any) -> dict[str, Any]:
 def _participant_id(holder: Any) -> int | None:
     if holder is None or isinstance(holder, tuple):
         return None
-    if getattr(holder, "asset_holder_kind", "") == "participant":
+    if holder_kind(holder) == "participant":
         return holder.pk
     return getattr(holder, "participant_id", None)
 

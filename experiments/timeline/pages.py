@@ -113,9 +113,7 @@ class SuccessfulEndPage(EndPage):
         super().__init__(content, **kwargs)
 
     def on_reach(self, participant, experiment) -> None:
-        from experiments.services import participant_mark_complete
-
-        participant_mark_complete(participant=participant)
+        participant.mark_complete()
 
 
 class UnsuccessfulEndPage(EndPage):

@@ -302,7 +302,6 @@ class Runner:
             "participant": self.participant,
             "experiment": self.experiment,
             "module": module,
-            "assets": Lazy(lambda: _module_assets(module, self.participant)),
             "answer": self.participant.answer,
         }
         for name, provider in self.program.arg_providers.items():
@@ -370,13 +369,6 @@ class Runner:
             p.page_label = failure_page.label
             return failure_page
         return page
-
-
-def _module_assets(module, participant):
-    """The current module's assets by local key (rows once deployed; declared values before)."""
-    from assets.holders import module_assets
-
-    return module_assets(module, participant)
 
 
 __all__ = ["Program", "Runner", "compile_timeline", "ShowPage", "Conditional"]

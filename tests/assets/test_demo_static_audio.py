@@ -23,7 +23,7 @@ def test_static_audio_demo_with_bots(use_experiment, asset_dirs, client, setting
     settings.ASSET_DEPLOY_MODE = "local"
     use_experiment(DEMO)
     experiment = get_experiment()
-    report = deployment_create(experiment=experiment).asset_report
+    report = deployment_create(experiment=experiment).step_reports[0]
     assert report.cached == 9 and report.uploaded == 9 and not report.failed
     stimuli = Asset.objects.filter(kind="cached_function", status="deposited")
     assert stimuli.count() == 9

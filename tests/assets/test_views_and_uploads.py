@@ -255,7 +255,7 @@ def test_registration_of_module_assets_is_idempotent(local):
 @pytest.mark.django_db
 def test_deposited_hooks_let_trial_makers_finalize_trials(local, tmp_path):
     from assets.selectors import holder_assets_pending
-    from assets.services.deposit import DEPOSITED_HOOKS
+    from experiments import hooks
 
     finalized = []
 
@@ -263,7 +263,7 @@ def test_deposited_hooks_let_trial_makers_finalize_trials(local, tmp_path):
         if asset.parent_kind == "trial" and not holder_assets_pending(("trial", asset.parent_id)):
             finalized.append(asset.parent_id)
 
-    DEPOSITED_HOOKS.append(finalize_when_ready)
+    hooks.asset_deposited.register(finalize_when_ready)
     try:
         source = tmp_path / "r.wav"
         source.write_bytes(WAV)
@@ -275,4 +275,4 @@ def test_deposited_hooks_let_trial_makers_finalize_trials(local, tmp_path):
         asset_deposit(asset_id=second.pk)
         assert finalized == ["7"]
     finally:
-        DEPOSITED_HOOKS.remove(finalize_when_ready)
+        hooks.asset_deposited.unregister(finalize_when_ready)

@@ -2,6 +2,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from experiments.deployment import deployment_create
+from experiments.hooks import DeployError
 from experiments.loading import ExperimentLoadError, get_experiment
 from experiments.management.cli import step_progress
 
@@ -19,13 +20,12 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
-        from assets.services import AssetDeployError
-
         try:
             deployment = deployment_create(experiment=experiment, progress=step_progress(self.stderr))
-        except AssetDeployError as exc:
+        except DeployError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(deployment.asset_report.summary())
+        for report in deployment.step_reports:
+            self.stdout.write(report.summary())
         self.stdout.write(self.style.SUCCESS(
             f"Deployed '{deployment.label}' (deployment {deployment.id}, source {deployment.source_hash[:12]})"
         ))
