@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery import current_app  # the project's app (config.celery), without importing config
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
@@ -70,9 +71,7 @@ def _choose_mode(requested: str | None) -> str:
     if not str(settings.CELERY_BROKER_URL).startswith(("redis", "amqp")):
         return "local"  # the embedded broker cannot broadcast a ping; its worker starts later
     try:
-        from config.celery import app
-
-        return "workers" if app.control.ping(timeout=1.0) else "local"
+        return "workers" if current_app.control.ping(timeout=1.0) else "local"
     except Exception:  # no broker, or a broker without broadcast (the embedded filesystem one)
         return "local"
 
