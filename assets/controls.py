@@ -14,6 +14,7 @@ from django.conf import settings
 from experiments.timeline.controls import AnswerFormatError, Control
 from experiments.timeline.injection import Lazy
 
+from .services import recording_create
 from .uploads import Upload, check_upload
 
 AUDIO_TYPES = ("audio/webm", "audio/ogg", "audio/wav", "audio/mp4", "audio/mpeg", "audio/flac")
@@ -72,8 +73,6 @@ class AudioRecordControl(Control):
     def format_upload(self, raw: Any, *, files: dict[str, Any], page: Any,
                       available: dict[str, Any]) -> dict[str, Any]:
         """Check the upload (400/413/415 before anything is kept), then keep it as a Recording."""
-        from .services import recording_create
-
         participant = _value(available, "participant")
         if not files and getattr(participant, "is_bot", False):
             files = self.bot_files(available)

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from experiments.loading import get_experiment
 from experiments.timeline.elements import ExperimentError
 
 
@@ -34,8 +35,6 @@ def function_path(fn: Callable) -> str:
 def resolve_function(path: str) -> Callable:
     module_name, _, qualname = path.partition(":")
     if module_name.startswith("chorus_experiment_"):
-        from experiments.loading import get_experiment
-
         get_experiment()  # imports the experiment package under its generated name
     obj: Any = importlib.import_module(module_name)
     for part in qualname.split("."):

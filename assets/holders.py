@@ -23,6 +23,8 @@ from django.db.models.functions import Cast
 from experiments.models import ModuleState
 from experiments.timeline.elements import Module
 
+from .models import AssetLink
+
 #: Models of other apps that hold assets without the mixin (the core's Participant): model → kind.
 HOLDER_KINDS: dict[type, str] = {}
 
@@ -106,8 +108,6 @@ class AssetDict(Mapping):
 
     def _load(self) -> dict[str, Any]:
         if self._data is None:
-            from .models import AssetLink
-
             condition = Q(pk__in=[])
             for kind, id_ in self._refs:
                 condition |= Q(holder_kind=kind, holder_id=id_)

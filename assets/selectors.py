@@ -7,8 +7,10 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from .holders import holder_ref
 from .keys import InvalidKey, clean_relative_path
-from .models import Asset
+from .models import Asset, AssetLink
+from .storage import external_s3_storage, get_storage
 
 _PERSONAL_SALT = "chorus.assets.personal"
 
@@ -60,12 +62,8 @@ def asset_url(asset: Asset, subpath: str = "") -> str:
 def _direct_url(asset: Asset, subpath: str = "") -> str | None:
     key = f"{asset.storage_key}/{subpath}" if subpath else asset.storage_key
     if asset.kind == Asset.Kind.EXTERNAL_S3:
-        from .storage import external_s3_storage
-
         return external_s3_storage(asset.bucket).url(key, expires=settings.ASSET_URL_EXPIRY,
                                            content_type=asset.content_type)
-    from .storage import get_storage
-
     return get_storage().url(key, expires=settings.ASSET_URL_EXPIRY,
                              content_type="" if subpath else asset.content_type)
 
@@ -86,9 +84,6 @@ def assets_ready(assets: Any) -> bool:
 
 def holder_assets_pending(holder: Any) -> int:
     """How many assets linked to `holder` are not deposited yet (trials wait for zero)."""
-    from .holders import holder_ref
-    from .models import AssetLink
-
     kind, holder_id = holder_ref(holder)
     return AssetLink.objects.filter(holder_kind=kind, holder_id=holder_id).exclude(
         asset__status=Asset.Status.DEPOSITED).count()

@@ -16,6 +16,8 @@ from typing import BinaryIO
 
 from django.conf import settings
 
+from experiments.loading import get_experiment
+
 from .keys import clean_storage_key
 
 
@@ -289,8 +291,6 @@ class S3Storage(AssetStorage):
 
 def get_storage() -> AssetStorage:
     """The storage of the experiment this process serves (LocalStorage() unless it says otherwise)."""
-    from experiments.loading import get_experiment
-
     storage = getattr(get_experiment(), "asset_storage", None)
     if storage is None:
         return _default_local

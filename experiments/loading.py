@@ -36,9 +36,15 @@ def source_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def _package_name(folder: Path) -> str:
+def package_name(folder: Path) -> str:
     slug = re.sub(r"\W", "_", folder.name) or "experiment"
     return f"chorus_experiment_{slug}_{hashlib.sha1(str(folder).encode()).hexdigest()[:8]}"
+
+
+def served_package() -> str | None:
+    """The import package of the experiment this process serves (settings.EXPERIMENT)."""
+    path = getattr(settings, "EXPERIMENT", "")
+    return package_name(Path(path).expanduser().resolve()) if path else None
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -56,7 +62,7 @@ def load_experiment(path: str | Path) -> Experiment:
             raise ExperimentLoadError(f"{folder} is not a folder; EXPERIMENT names a folder holding experiment.py")
         if not (folder / "experiment.py").is_file():
             raise ExperimentLoadError(f"{folder} has no experiment.py")
-        package = _package_name(folder)
+        package = package_name(folder)
         module = types.ModuleType(package)
         module.__path__ = [str(folder)]  # type: ignore[attr-defined]
         sys.modules[package] = module

@@ -1,7 +1,6 @@
 """Reads: the participant's current page, summaries for admins."""
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from .loading import get_experiment
@@ -49,16 +48,3 @@ def page_payload(participant: Participant, *, error: str | None = None,
 def current_page(participant: Participant) -> Page:
     experiment = get_experiment()
     return Runner(experiment.program, experiment, participant).current_page()
-
-
-def participants_basic_sheet() -> Iterator[dict[str, Any]]:
-    """One row per participant, streamed (exports of big studies keep memory flat)."""
-    rows = Participant.objects.order_by("id").values(
-        "id", "status", "failed", "complete", "progress", "time_credit", "created_at"
-    )
-    for p in rows.iterator(chunk_size=2000):
-        yield {
-            "id": p["id"], "status": p["status"], "failed": p["failed"], "complete": p["complete"],
-            "progress": p["progress"], "time_credit": p["time_credit"],
-            "created_at": p["created_at"].isoformat(),
-        }

@@ -19,8 +19,11 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from experiments.timeline.elements import Elt, ExperimentError, join
-from experiments.timeline.program import Goto, Instruction
+from experiments.timeline.injection import call_with_args
+from experiments.timeline.program import Goto
 
+from .instructions import Arrive, WaitCheck, arrive_instruction, program_barriers  # noqa: F401  (importable from here too)
+from .models import SimpleSyncGroup
 from .pages import (
     GROUP_FAILED_MESSAGE,
     TIMEOUT_MESSAGE,
@@ -28,10 +31,13 @@ from .pages import (
     group_failed_end_page,
     timeout_end_page,
 )
+from .processing import decide_barrier, decide_group_barrier, decide_grouper
+from .selectors import barrier_waiting_participants
+from .services import barrier_arrive, barrier_check
 
 if TYPE_CHECKING:
     from experiments.models import Participant
-    from experiments.timeline.program import Builder, Program, Runner
+    from experiments.timeline.program import Builder, Runner
 
     from .models import SyncGroup
 
@@ -51,6 +57,8 @@ class Barrier(Elt):
     group_failed_message = GROUP_FAILED_MESSAGE
     #: `manage.py test_experiment` runs all its bots at once when the timeline has a barrier.
     bots_run_together = True
+    #: Decided group by group (GroupBarrier), each group under its own lock.
+    grouped = False
 
     def __init__(self, id_: str, waiting_logic: Any = None, waiting_logic_expected_repetitions: int = 3,
                  max_wait_time: float | None = 20, fix_time_credit: bool = False,
@@ -103,8 +111,6 @@ class Barrier(Elt):
         """Called when a participant arrives, before the arrival is recorded (raise to refuse)."""
 
     def get_waiting_participants(self) -> list["Participant"]:
-        from .selectors import barrier_waiting_participants
-
         return barrier_waiting_participants(self.id)
 
     def can_participant_exit(self, participant: "Participant") -> bool:
@@ -112,9 +118,19 @@ class Barrier(Elt):
 
     # --- decisions (sync.processing calls this under the barrier's lock) ---------------------
     def decide(self, ctx) -> None:
-        from .processing import decide_barrier
-
         decide_barrier(self, ctx)
+
+    def arrive(self, *, runner: "Runner", position: int) -> None:
+        """The `Arrive` instruction: record the arrival, release whoever can go."""
+        barrier_arrive(barrier=self, runner=runner, position=position)
+
+    def check(self, *, arrive: Arrive, runner: "Runner", position: int) -> int:
+        """The `WaitCheck` instruction: where the participant goes next."""
+        return barrier_check(barrier=self, arrive=arrive, runner=runner, position=position)
+
+    def status_message(self, *, n_here: int, group_id: int | None, group_size: int | None) -> tuple[int | None, str]:
+        """(how many are expected, the waiting page's line) for the status endpoint."""
+        return None, f"{n_here} participant{'s' if n_here != 1 else ''} waiting"
 
     # --- timeline ---------------------------------------------------------------------------
     def estimate(self) -> float:
@@ -124,7 +140,7 @@ class Barrier(Elt):
         return [self.waiting_logic]
 
     def compile(self, b: "Builder") -> None:
-        known = b.__dict__.setdefault("sync_barriers", {})
+        known = b.extra.setdefault("sync_barriers", {})
         other = known.get(self.id)
         if other is not None and other.signature() != self.signature():
             raise ExperimentError(
@@ -144,15 +160,6 @@ class Barrier(Elt):
         b.show(group_failed_end_page(self.id, self.group_failed_message))
         arrive.exit = b.here
 
-    def on_participant_failed(self, participant: "Participant", experiment: Any = None) -> None:
-        """Once per failure (every barrier element is asked): re-check their group's barriers."""
-        if participant.__dict__.get("_sync_failure_seen"):
-            return
-        participant.__dict__["_sync_failure_seen"] = True
-        from .services import participant_left
-
-        participant_left(participant_id=participant.pk)
-
 
 class GroupBarrier(Barrier):
     """Waits until every active member of the participant's `group_type` group is here.
@@ -162,6 +169,8 @@ class GroupBarrier(Barrier):
     and failed. `on_release(group, participants, ...)` runs once per released group; it may
     change `participant.var` (applied to each member as they move on) and `group.var`.
     """
+
+    grouped = True
 
     def __init__(self, id_: str, group_type: str, waiting_logic: Any = None,
                  waiting_logic_expected_repetitions: int = 3, max_wait_time: float | None = 20,
@@ -179,9 +188,12 @@ class GroupBarrier(Barrier):
         return (type(self).__name__, self.group_type)
 
     def decide(self, ctx) -> None:
-        from .processing import decide_group_barrier
-
         decide_group_barrier(self, ctx)
+
+    def status_message(self, *, n_here: int, group_id: int | None, group_size: int | None) -> tuple[int | None, str]:
+        if group_id is None:
+            return super().status_message(n_here=n_here, group_id=group_id, group_size=group_size)
+        return group_size, f"{n_here} of {group_size} in your group are here"
 
 
 class GroupCloser(GroupBarrier):
@@ -194,8 +206,6 @@ class GroupCloser(GroupBarrier):
 
     def _close(self, group: "SyncGroup", participants: list["Participant"], experiment: Any = None) -> None:
         if self.user_on_release is not None:
-            from experiments.timeline.injection import call_with_args
-
             call_with_args(self.user_on_release, {"group": group, "participants": participants,
                                                   "experiment": experiment})
         group.close()
@@ -240,9 +250,11 @@ class Grouper(Barrier):
             )
 
     def decide(self, ctx) -> None:
-        from .processing import decide_grouper
-
         decide_grouper(self, ctx)
+
+    def uses_fast_path(self) -> bool:
+        """Whether sync.grouping may group the waiters in one SQL statement (SimpleGrouper)."""
+        return False
 
 
 class SimpleGrouper(Grouper):
@@ -301,8 +313,6 @@ class SimpleGrouper(Grouper):
         return len(participants) >= self.batch_size
 
     def group(self, participants: list["Participant"]) -> list["SyncGroup"]:
-        from .models import SimpleSyncGroup
-
         n_groups = len(participants) // self.initial_group_size
         chosen = participants[: n_groups * self.initial_group_size]
         groups = []
@@ -326,6 +336,9 @@ class SimpleGrouper(Grouper):
         random.shuffle(lst)
         return [lst[i::n_groups] for i in range(n_groups)]
 
+    def status_message(self, *, n_here: int, group_id: int | None, group_size: int | None) -> tuple[int | None, str]:
+        return self.batch_size, f"{n_here} of {self.batch_size} participants needed are here"
+
     def uses_fast_path(self) -> bool:
         """Grouping by one SQL statement is exact only if no grouping hook is overridden."""
         cls = type(self)
@@ -341,56 +354,6 @@ def _check_group_type(group_type: Any) -> None:
 def _check_size(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a whole number >= 1; got {value!r}")
-
-
-# --- instructions ---------------------------------------------------------------------------
-
-class Arrive(Instruction):
-    """Record the arrival and try to release, in the participant's own transaction."""
-
-    def __init__(self, barrier: Barrier) -> None:
-        self.barrier = barrier
-        self.label = f"barrier:{barrier.id}"
-        self.check = self.timeout_page = self.group_failed_page = self.exit = -1
-
-    def execute(self, run: "Runner", position: int) -> int | None:
-        from .services import barrier_arrive
-
-        barrier_arrive(barrier=self.barrier, runner=run, position=position)
-        return self.check
-
-
-class WaitCheck(Instruction):
-    """Released? Apply the outcome and leave; otherwise run the waiting logic (again)."""
-
-    def __init__(self, barrier: Barrier, arrive: Arrive) -> None:
-        self.barrier, self.arrive = barrier, arrive
-        self.label = f"barrier:{barrier.id}"
-
-    def execute(self, run: "Runner", position: int) -> int | None:
-        from .services import barrier_check
-
-        return barrier_check(barrier=self.barrier, arrive=self.arrive, runner=run, position=position)
-
-
-def program_barriers(program: "Program") -> dict[str, Barrier]:
-    """Barrier id -> the first barrier element with that id (cached on the program)."""
-    cached = program.__dict__.get("_sync_barriers")
-    if cached is None:
-        cached = {}
-        for instruction in program.instructions:
-            if isinstance(instruction, Arrive):
-                cached.setdefault(instruction.barrier.id, instruction.barrier)
-        program.__dict__["_sync_barriers"] = cached
-    return cached
-
-
-def arrive_instruction(program: "Program", position: int) -> Arrive | None:
-    if 0 <= position < len(program.instructions):
-        instruction = program.instructions[position]
-        if isinstance(instruction, Arrive):
-            return instruction
-    return None
 
 
 def namespace_barriers(elt: Elt, namespace: str) -> None:

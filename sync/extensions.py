@@ -1,18 +1,35 @@
 """What the sync app adds to the core, through `experiments.hooks` (see ARCHITECTURE.md):
-read-only participant attributes `active_barriers`, `active_sync_groups` and `sync_groups`
-(PsyNet's names). `register()` runs from `SyncConfig.ready()`; registering again changes nothing.
+
+- read-only participant attributes `active_barriers`, `active_sync_groups` and `sync_groups`
+  (PsyNet's names);
+- a participant-failed listener: once the failure commits, their groups and the barriers where
+  they or their group mates wait are re-checked (`participant_left`).
+
+`register()` runs from `SyncConfig.ready()`; registering again changes nothing.
 """
 
-from experiments import hooks
+from typing import Any
 
+from experiments import hooks
+from experiments.models import Participant
+
+from .instructions import program_barriers
 from .selectors import (
     participant_active_barriers,
     participant_active_sync_groups,
     participant_sync_groups,
 )
+from .services import participant_left
+
+
+def participant_failed(participant: Participant, experiment: Any) -> None:
+    """Only experiments with barriers: others pay nothing for sync."""
+    if program_barriers(experiment.program):
+        participant_left(participant_id=participant.pk)
 
 
 def register() -> None:
+    hooks.participant_failed.register(participant_failed)
     hooks.participant_properties.register("active_barriers", participant_active_barriers)
     hooks.participant_properties.register("active_sync_groups", participant_active_sync_groups)
     hooks.participant_properties.register("sync_groups", participant_sync_groups)

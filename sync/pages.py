@@ -5,6 +5,8 @@ from typing import Any
 from experiments.timeline.controls import Control
 from experiments.timeline.pages import Page, UnsuccessfulEndPage
 
+from .selectors import wait_status
+
 #: Seconds between two status polls of the waiting page: a random value in this range (jitter
 #: spreads the load of many waiters; DESIGN §8).
 POLL_INTERVAL = (1.0, 2.0)
@@ -39,8 +41,6 @@ class BarrierWaitingPage(Page):
 
     def bot_should_wait(self, participant: Any) -> bool:
         """Bots poll (as the page's script does) rather than answer while not released."""
-        from .selectors import wait_status
-
         status = wait_status(participant)
         return bool(status["waiting"]) and not status["released"]
 

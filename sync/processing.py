@@ -28,12 +28,16 @@ from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from experiments.loading import get_experiment
 from experiments.models import Participant
 from experiments.timeline.elements import ExperimentError
 from experiments.timeline.injection import call_with_args
 
+from .grouping import group_waiters_sql
+from .instructions import program_barriers
 from .locks import is_postgres, lock_barrier, try_lock_barriers
 from .models import BarrierWait, PendingFailure, SyncGroup, SyncGroupMember
+from .outbox import pending_failures_apply
 
 if TYPE_CHECKING:
     from .elements import Barrier, GroupBarrier, Grouper
@@ -43,6 +47,8 @@ Outcome = BarrierWait.Outcome
 WORKING = Participant.Status.WORKING
 #: SyncGroup.end_reason of a group that fell below its minimum size for good.
 GROUP_BELOW_MINIMUM = "below minimum size"
+#: barrier_process: every group waiting at a GroupBarrier.
+ALL_GROUPS = "all"
 
 
 @dataclass
@@ -108,9 +114,7 @@ def lock_name(barrier: "Barrier", group_id: int | None) -> str:
     """What one transaction at a time may process. A GroupBarrier decides group by group, so it
     is locked per (barrier, group): 100 pairs meeting at one barrier do not queue behind each
     other. Other barriers (groupers decide over everyone waiting) are locked as a whole."""
-    from .elements import GroupBarrier
-
-    if isinstance(barrier, GroupBarrier):
+    if barrier.grouped:
         return f"{barrier.id}@{group_id if group_id is not None else '-'}"
     return barrier.id
 
@@ -124,9 +128,7 @@ def process_barrier(barrier: "Barrier", *, trigger: str, live: Participant | Non
     other transaction is processing (the beat). Returns None if nothing could be locked; a
     single busy scope is processed again after commit. `locked`: lock_barrier's answer, if the
     caller already took the lock."""
-    from .elements import GroupBarrier
-
-    grouped = isinstance(barrier, GroupBarrier)
+    grouped = barrier.grouped
     if grouped and group_ids is not None:
         taken = try_lock_barriers([lock_name(barrier, g) for g in group_ids])
         scope = [g for g, ok in zip(group_ids, taken, strict=True) if ok]
@@ -140,8 +142,6 @@ def process_barrier(barrier: "Barrier", *, trigger: str, live: Participant | Non
             return None
         scope = [group_id]
     if experiment is None:
-        from experiments.loading import get_experiment
-
         experiment = get_experiment()
     ctx = Context(barrier, trigger=trigger, live=live, blocking=first, experiment=experiment)
     rows = BarrierWait.objects.filter(barrier_id=barrier.id, released_at__isnull=True)
@@ -168,9 +168,29 @@ def process_barrier(barrier: "Barrier", *, trigger: str, live: Participant | Non
     return ctx
 
 
-def reprocess_after_commit(barrier_id: str, group_id: int | None | str = "all") -> None:
-    from .services import barrier_process
+def barrier_process(*, barrier_id: str, trigger: str = "beat", group_id: int | None | str = ALL_GROUPS) -> bool:
+    """Process one barrier by id, in its own transaction(s): a GroupBarrier group by group (or
+    only `group_id`). False if the barrier is unknown to the current experiment (its waiters
+    are left alone and reported)."""
+    experiment = get_experiment()
+    barrier = program_barriers(experiment.program).get(barrier_id)
+    if barrier is None:
+        logger.warning("participants wait at barrier %r, which the experiment does not define", barrier_id)
+        return False
+    with transaction.atomic():
+        if barrier.grouped and group_id == ALL_GROUPS:
+            # Every group waiting here, in one transaction; a group someone else is processing
+            # right now is left to them.
+            scopes = list(BarrierWait.objects.filter(barrier_id=barrier_id, released_at__isnull=True)
+                          .order_by("group_id").values_list("group_id", flat=True).distinct())
+            process_barrier(barrier, trigger=trigger, experiment=experiment, group_ids=scopes)
+        else:
+            process_barrier(barrier, trigger=trigger, experiment=experiment,
+                            group_id=None if group_id == ALL_GROUPS else group_id)
+    return True
 
+
+def reprocess_after_commit(barrier_id: str, group_id: int | None | str = ALL_GROUPS) -> None:
     transaction.on_commit(partial(barrier_process, barrier_id=barrier_id, group_id=group_id,
                                   trigger="retry"))
 
@@ -359,13 +379,10 @@ def _var_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None
 # --- groupers -----------------------------------------------------------------------------
 
 def decide_grouper(grouper: "Grouper", ctx: Context) -> None:
-    from .elements import SimpleGrouper
-    from .grouping import group_waiters_sql
-
     if getattr(grouper, "join_existing_groups", False):
         _top_up(grouper, ctx)
     pending = ctx.pending()
-    if pending and isinstance(grouper, SimpleGrouper) and grouper.uses_fast_path() and is_postgres():
+    if pending and grouper.uses_fast_path() and is_postgres():
         if len(pending) >= grouper.batch_size:
             size = grouper.initial_group_size
             chosen = pending[: len(pending) // size * size]
@@ -488,8 +505,6 @@ def _flush(ctx: Context) -> None:
                            created_at=ctx.now)
             for pid, kind, reason, tags, wait_id in ctx.failures
         ])
-        from .services import pending_failures_apply
-
         ids = [f.pk for f in created]
         transaction.on_commit(partial(pending_failures_apply, ids=ids))
     for group_id in sorted(ctx.deferred_groups):

@@ -7,7 +7,7 @@ from django.db import connection
 from experiments.loading import get_experiment
 from experiments.models import Participant
 
-from .elements import GroupBarrier, SimpleGrouper, program_barriers
+from .instructions import program_barriers
 from .models import BarrierWait, SyncGroup
 
 
@@ -68,15 +68,10 @@ def wait_status(participant: Participant) -> dict[str, Any]:
         return {**base, "waiting": False, "released": False}
     barrier_id, released_at, outcome, arrived_at, deadline, group_id, group_size, n_here = row
     barrier = program_barriers(get_experiment().program).get(barrier_id)
-    expected = None
-    if isinstance(barrier, GroupBarrier) and group_id is not None:
-        expected = group_size
-        message = f"{n_here} of {expected} in your group are here"
-    elif isinstance(barrier, SimpleGrouper):
-        expected = barrier.batch_size
-        message = f"{n_here} of {expected} participants needed are here"
+    if barrier is not None:
+        expected, message = barrier.status_message(n_here=n_here, group_id=group_id, group_size=group_size)
     else:
-        message = f"{n_here} participant{'s' if n_here != 1 else ''} waiting"
+        expected, message = None, f"{n_here} participant{'s' if n_here != 1 else ''} waiting"
     released = released_at is not None
     if released:
         message = "Ready: moving on…"

@@ -9,37 +9,45 @@ outbox and are applied in their own transactions after commit.
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from experiments.loading import get_experiment
 from experiments.models import Participant
+from experiments.services import participant_fail
 
-from .elements import Arrive, Barrier, GroupBarrier, arrive_instruction, program_barriers
+from .instructions import Arrive, program_barriers
 from .locks import lock_barrier, release_tick_lock, try_tick_lock
 from .models import BarrierWait, PendingFailure, SyncGroup, SyncGroupMember
-from .processing import GROUP_BELOW_MINIMUM, lock_name, process_barrier, reprocess_after_commit
+from .outbox import pending_failures_apply
+from .processing import (
+    GROUP_BELOW_MINIMUM,
+    barrier_process,
+    lock_name,
+    process_barrier,
+    reprocess_after_commit,
+)
 
 if TYPE_CHECKING:
     from experiments.timeline.program import Runner
 
+    from .elements import Barrier
+
 logger = logging.getLogger(__name__)
 Outcome = BarrierWait.Outcome
-#: barrier_process: every group waiting at a GroupBarrier.
-ALL_GROUPS = "all"
 
 
 # --- the participant's own request ----------------------------------------------------------
 
-def barrier_arrive(*, barrier: Barrier, runner: "Runner", position: int) -> BarrierWait:
+def barrier_arrive(*, barrier: "Barrier", runner: "Runner", position: int) -> BarrierWait:
     """Record the arrival and process the barrier in the same transaction (the participant's
     own request, their row already locked): the last arrival releases its group at once."""
     participant = runner.participant
     barrier.receive_participant(participant)
     group_id = None
-    if isinstance(barrier, GroupBarrier):
+    if barrier.grouped:
         # The participant's current group of this type — or the one that just failed under
         # them (they are released and failed with it, not waved through as group-less).
         latest = (SyncGroupMember.objects.filter(
@@ -75,7 +83,7 @@ def barrier_arrive(*, barrier: Barrier, runner: "Runner", position: int) -> Barr
                                   experiment=runner.experiment, group_id=group_id, locked=locked)
             if ctx is not None and wait.pk in ctx.releases:
                 # Released in this very transaction: the check that follows needs no query.
-                runner.__dict__.setdefault("sync_released", {})[wait.pk] = {
+                runner.extra.setdefault("sync_released", {})[wait.pk] = {
                     "released_at": ctx.now, "outcome": ctx.releases[wait.pk], "var_updates": None,
                     "arrived_at": wait.arrived_at}
         else:
@@ -83,7 +91,7 @@ def barrier_arrive(*, barrier: Barrier, runner: "Runner", position: int) -> Barr
     return wait
 
 
-def barrier_check(*, barrier: Barrier, arrive: Arrive, runner: "Runner", position: int) -> int:
+def barrier_check(*, barrier: "Barrier", arrive: Arrive, runner: "Runner", position: int) -> int:
     """Where a participant at a barrier goes next: on (released), an end page (failed by a
     timeout or by their group), or the waiting logic (still waiting)."""
     participant = runner.participant
@@ -92,7 +100,7 @@ def barrier_check(*, barrier: Barrier, arrive: Arrive, runner: "Runner", positio
     arrive_position = arrive.check - 1
     row = None
     if entry is not None:
-        row = runner.__dict__.get("sync_released", {}).get(entry["wait"]) or (BarrierWait.objects.filter(pk=entry["wait"], participant=participant)
+        row = runner.extra.get("sync_released", {}).get(entry["wait"]) or (BarrierWait.objects.filter(pk=entry["wait"], participant=participant)
                .values("released_at", "outcome", "var_updates", "arrived_at").first())
     if row is None:
         entries.pop(barrier.id, None)
@@ -120,29 +128,7 @@ def barrier_check(*, barrier: Barrier, arrive: Arrive, runner: "Runner", positio
     return arrive.exit
 
 
-# --- processing from outside a participant's request ------------------------------------------
-
-def barrier_process(*, barrier_id: str, trigger: str = "beat", group_id: int | None | str = ALL_GROUPS) -> bool:
-    """Process one barrier by id, in its own transaction(s): a GroupBarrier group by group (or
-    only `group_id`). False if the barrier is unknown to the current experiment (its waiters
-    are left alone and reported)."""
-    experiment = get_experiment()
-    barrier = program_barriers(experiment.program).get(barrier_id)
-    if barrier is None:
-        logger.warning("participants wait at barrier %r, which the experiment does not define", barrier_id)
-        return False
-    with transaction.atomic():
-        if isinstance(barrier, GroupBarrier) and group_id == ALL_GROUPS:
-            # Every group waiting here, in one transaction; a group someone else is processing
-            # right now is left to them.
-            scopes = list(BarrierWait.objects.filter(barrier_id=barrier_id, released_at__isnull=True)
-                          .order_by("group_id").values_list("group_id", flat=True).distinct())
-            process_barrier(barrier, trigger=trigger, experiment=experiment, group_ids=scopes)
-        else:
-            process_barrier(barrier, trigger=trigger, experiment=experiment,
-                            group_id=None if group_id == ALL_GROUPS else group_id)
-    return True
-
+# --- a participant who failed ---------------------------------------------------------------
 
 def participant_left(*, participant_id: int) -> None:
     """A participant failed (any path): once that commits, refresh their groups and re-check
@@ -180,42 +166,6 @@ def _refresh_numbers(group: SyncGroup) -> None:
     if active and group.leader_id not in active:
         group.leader_id = active[0]
     group.save(update_fields=["n_active_participants", "leader"])
-
-
-def pending_failures_apply(*, ids: list[int] | None = None) -> int:
-    """Fail the participants in the outbox, each in its own transaction, moving those still at
-    the barrier to its end page. Idempotent. Returns how many were failed by this call."""
-    from experiments.services import participant_fail
-
-    query = PendingFailure.objects.filter(applied_at__isnull=True).order_by("id")
-    if ids is not None:
-        query = query.filter(pk__in=ids)
-    failed = 0
-    experiment = get_experiment()
-    for failure in list(query.select_related("wait")):
-        with transaction.atomic():
-            participant = (Participant.objects.select_for_update(of=("self",), no_key=True)
-                           .only("id", "position", "failed").get(pk=failure.participant_id))
-            end = None if participant.failed else _end_position(experiment, participant, failure)
-            if participant_fail(participant_id=participant.pk, reason=failure.reason,
-                                tags=list(failure.tags), end_position=end):
-                failed += 1
-            PendingFailure.objects.filter(pk=failure.pk, applied_at__isnull=True).update(applied_at=timezone.now())
-    return failed
-
-
-def _end_position(experiment: Any, participant: Participant, failure: PendingFailure) -> int | None:
-    """The barrier's own end page if the participant is still in that barrier's waiting area."""
-    wait = failure.wait or (BarrierWait.objects.filter(participant_id=participant.pk, released_at__isnull=True)
-                            .order_by("-id").first())
-    if wait is None:
-        return None
-    arrive = arrive_instruction(experiment.program, wait.position)
-    if arrive is None or not (arrive.check <= participant.position < arrive.timeout_page):
-        return None
-    if failure.kind == PendingFailure.Kind.TIMEOUT:
-        return arrive.timeout_page
-    return arrive.group_failed_page
 
 
 # --- the beat -----------------------------------------------------------------------------------
@@ -293,8 +243,6 @@ def barrier_wait_release(*, wait_id: int, by: str = "admin") -> bool:
 
 def barrier_wait_fail(*, wait_id: int, reason: str = "failed by an admin while waiting") -> bool:
     """Fail a waiting participant (they see the failure page); their group is re-checked."""
-    from experiments.services import participant_fail
-
     wait = BarrierWait.objects.filter(pk=wait_id).only("participant_id").first()
     if wait is None:
         return False

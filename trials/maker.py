@@ -31,9 +31,8 @@ from experiments.timeline.pages import WaitPage
 
 from . import selectors, services, synced
 from .models import Trial
+from .services import WAIT
 
-#: Returned by `prepare_trial` when trials will be available soon (show a wait page, retry).
-WAIT = "wait"
 _SAME_AS_EXPECTED = object()
 RECRUIT_MODES = ("n_participants", "n_trials")
 

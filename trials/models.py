@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from assets.holders import AssetHolder as AssetLinks
+from experiments.loading import get_experiment
 
 from .typed import TypedModel
 
@@ -210,6 +211,4 @@ class Trial(AssetHolder):
 
     @property
     def trial_maker(self):
-        from experiments.loading import get_experiment
-
         return get_experiment().program.modules.get(self.trial_maker_id)

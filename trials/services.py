@@ -30,12 +30,18 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from assets.models import AssetLink
 from assets.selectors import holder_assets_pending
 from assets.services import holders_register_pending
+from experiments.loading import get_experiment
+from experiments.models import Participant
 from experiments.timeline.elements import ExperimentError
 
 from . import selectors
 from .models import Network, Node, Trial
+
+#: Returned by `prepare_trial` when trials will be available soon (show a wait page, retry).
+WAIT = "wait"
 
 logger = logging.getLogger(__name__)
 
@@ -191,15 +197,11 @@ def trial_finalize(*, maker, trial: Trial, participant, experiment, answer: Any)
 def trials_finalize_when_assets_stored(asset) -> None:
     """Deposit hook (runs on the worker): finalize the trials that were waiting for this asset,
     once none of their assets is pending. Idempotent; each trial row is locked while checked."""
-    from assets.models import AssetLink
-
     trial_ids = set(AssetLink.objects.filter(asset=asset, holder_kind="trial").values_list("holder_id", flat=True))
     if asset.parent_kind == "trial":
         trial_ids.add(asset.parent_id)
     if not trial_ids:
         return
-    from experiments.loading import get_experiment
-
     experiment = get_experiment()
     for trial_id in sorted(int(i) for i in trial_ids if str(i).isdigit()):
         with transaction.atomic():
@@ -240,9 +242,6 @@ def participant_trials_fail(*, maker, participant, reason: str, include_finalize
 def trials_release_abandoned(*, limit: int = 500) -> int:
     """Beat: unfinished trials of abandoned participants fail, giving their places back (a chain
     head held by someone who left would otherwise wait for ever). Returns trials released."""
-    from experiments.loading import get_experiment
-    from experiments.models import Participant
-
     abandoned = Participant.Status.ABANDONED
     experiment = get_experiment()
     pairs = list(Trial.objects.filter(finalized=False, failed=False, participant__status=abandoned)
@@ -483,8 +482,6 @@ def node_async_deploy(*, node_id: int) -> bool:
     The hook runs outside any transaction (it may be slow); the attempt is counted first, and
     errors are recorded on the row. Raises what the hook raised (the task retries).
     """
-    from experiments.loading import get_experiment
-
     get_experiment()  # researcher node classes are registered when the experiment is imported
     node = Node.objects.filter(pk=node_id).first()
     if node is None or node.ready or node.failed:

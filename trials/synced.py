@@ -39,9 +39,11 @@ from experiments.timeline.elements import (
 )
 from experiments.timeline.injection import call_with_args
 from experiments.timeline.pages import WaitPage
+from sync.elements import GroupBarrier, namespace_barriers
 
 from . import services
 from .models import Trial
+from .services import WAIT
 
 if TYPE_CHECKING:
     from .maker import TrialMaker
@@ -77,8 +79,6 @@ def check_options(maker: "TrialMaker", *, sync_group_type: Any, on_round_complet
 
 def build_body(maker: "TrialMaker", trial_pages: list[Any], feedback: list[Any]) -> Any:
     """The synced maker's body (see the module docstring)."""
-    from sync.elements import GroupBarrier, namespace_barriers
-
     label = maker.id
     barrier_options = {"group_type": maker.sync_group_type, "max_wait_time": maker.sync_max_wait_time,
                        "on_timeout": maker.sync_on_timeout}
@@ -148,8 +148,6 @@ def lead(maker: "TrialMaker", participant, experiment) -> bool:
         return False
     state["led"] = True
     state["mode"] = maker._allocate(participant, experiment, state)
-    from .maker import WAIT
-
     return state["mode"] == WAIT
 
 

@@ -15,7 +15,6 @@ the experiment this process serves wins.
 """
 
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import django
@@ -23,6 +22,8 @@ from django.apps import apps
 from django.db import DJANGO_VERSION_PICKLE_KEY, models
 from django.db.models.base import ModelBase
 
+from experiments.loading import served_package
+from experiments.models import VarStore
 from experiments.timeline.elements import ExperimentError
 
 
@@ -60,16 +61,6 @@ class TypeRegistry:
 
 
 registry = TypeRegistry()
-
-
-def served_package() -> str | None:
-    """The import package of the experiment this process serves (see experiments.loading)."""
-    from django.conf import settings
-
-    from experiments.loading import _package_name
-
-    path = getattr(settings, "EXPERIMENT", "")
-    return _package_name(Path(path).expanduser().resolve()) if path else None
 
 
 def _private_app_label(module: str) -> str:
@@ -158,8 +149,6 @@ class TypedModel(models.Model, metaclass=TypedModelBase):
     @property
     def var(self):
         """Attribute access to `vars`: `trial.var.difficulty = 3`."""
-        from experiments.models import VarStore
-
         return VarStore(self)
 
 

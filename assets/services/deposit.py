@@ -19,10 +19,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from experiments import hooks
+from experiments.loading import get_experiment
 
 from ..functions import resolve_function
 from ..models import Asset
 from ..storage import AssetStorage, get_storage
+from ..uploads import content_type_for
 from . import inbox
 from .registration import cached_storage_key, content_sha256, experiment_path, folder_files
 
@@ -56,8 +58,6 @@ def deposit_enqueue(asset_id: int, *, countdown: float | None = None) -> bool:
 
 
 def _experiment_namespace() -> str:
-    from experiments.loading import get_experiment
-
     return slugify(get_experiment().label)[:64] or "experiment"
 
 
@@ -67,8 +67,6 @@ def _store_file(storage: AssetStorage, path: Path, key: str, content_type: str) 
 
 def _store_folder(storage: AssetStorage, folder: Path, prefix: str, sha: str) -> None:
     """Files first, then a marker listing them: the marker's presence means the folder is whole."""
-    from ..uploads import content_type_for
-
     marker = f"{prefix}.json"
     if storage.exists(marker):
         return

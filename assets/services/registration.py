@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from experiments.loading import get_experiment
 from experiments.timeline.elements import ExperimentError
 
 from ..functions import cache_key, fill_arguments
@@ -76,8 +77,6 @@ def experiment_path(path: Path) -> Path:
     """A researcher's relative path is relative to the experiment folder."""
     if path.is_absolute():
         return path
-    from experiments.loading import get_experiment
-
     return Path(get_experiment().path or settings.EXPERIMENT) / path
 
 

@@ -10,6 +10,8 @@ any page.
 from collections.abc import Sequence
 from typing import Any
 
+from .injection import call_with_args
+
 _UNSET = object()
 
 
@@ -38,8 +40,6 @@ class Control:
         return None
 
     def get_bot_response(self, available: dict[str, Any]) -> Any:
-        from .injection import call_with_args
-
         if self._bot_response is _UNSET:
             return self.default_bot_response()
         if callable(self._bot_response):

@@ -7,6 +7,7 @@ list of instructions with jumps. A participant stores only its position in that 
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from .injection import call_with_args
 from .pages import Page
 
 if TYPE_CHECKING:
@@ -156,8 +157,6 @@ class Switch(Elt):
         self.fix_time_credit = fix_time_credit
 
     def choose(self, available: dict[str, Any]) -> Any:
-        from .injection import call_with_args
-
         return call_with_args(self.function, available)
 
     def compile(self, b: "Builder") -> None:

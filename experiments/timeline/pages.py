@@ -3,6 +3,7 @@
 from typing import Any
 
 from .controls import AnswerFormatError, Control, NextButton, NullControl
+from .injection import call_with_args
 from .prompts import Prompt
 
 
@@ -37,8 +38,6 @@ class Page:
         """Return a message to reject the answer, or None to accept it."""
         message = self.control.validate(answer)
         if message is None and self._validate is not None:
-            from .injection import call_with_args
-
             message = call_with_args(self._validate, {**available, "answer": answer})
         return message
 

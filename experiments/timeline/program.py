@@ -175,6 +175,8 @@ class Builder:
         self.elements: list[Elt] = []
         #: Injectable arguments elements add while compiling (trial makers add `trial`).
         self.arg_providers: dict[str, Callable[[Runner], Any]] = {}
+        #: Room for what elements of the apps above need while compiling, by app (sync: barriers).
+        self.extra: dict[str, Any] = {}
 
     def emit(self, instruction: Instruction) -> int:
         self.instructions.append(instruction)
@@ -243,6 +245,8 @@ class Program:
     fail_position: int
     #: Extra injectable arguments, by name: function(runner) -> value (trial makers add `trial`).
     arg_providers: dict[str, Callable[["Runner"], Any]] = field(default_factory=dict)
+    #: Indexes the apps above keep per compiled program, by app (sync: barriers by id).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.instructions)
@@ -287,6 +291,8 @@ class Runner:
         self.events: list[tuple[str, str, Any]] = []
         self.module_changes: dict[str, str] = {}
         self._available: dict[str, Any] | None = None
+        #: What the apps above keep for the length of one request, by app (sync: releases seen).
+        self.extra: dict[str, Any] = {}
 
     def log(self, kind: str, label: str, value: Any = None) -> None:
         self.events.append((kind, label, value))
