@@ -121,7 +121,7 @@ class CachedAsset(AssetSpec):
         self.input_path = path
 
 
-class _FunctionAsset(AssetSpec):
+class FunctionAssetBase(AssetSpec):
     def __init__(self, function: Callable[..., Any], key_within_experiment: str | None = None,
                  arguments: Mapping[str, Any] | None = None, extension: str | None = None,
                  description: str = "", variables: Mapping[str, Any] | None = None,
@@ -133,14 +133,14 @@ class _FunctionAsset(AssetSpec):
         self.arguments = dict(arguments or {})
 
 
-class CachedFunctionAsset(_FunctionAsset):
+class CachedFunctionAsset(FunctionAssetBase):
     """A file made by `function(path=..., **arguments)`, generated once on a worker at deploy and
     cached across deployments under a key hashing the function's source and arguments."""
 
     kind = "cached_function"
 
 
-class FastFunctionAsset(_FunctionAsset):
+class FastFunctionAsset(FunctionAssetBase):
     """A file made by `function(path=..., **arguments)` whenever a browser asks for it; never
     stored (browsers may cache it briefly)."""
 

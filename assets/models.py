@@ -10,6 +10,8 @@ import secrets
 
 from django.db import models
 
+from .addresses import asset_url
+
 
 def new_asset_token() -> str:
     """The unguessable part of an asset's URL: 256 bits, URL-safe."""
@@ -89,8 +91,6 @@ class Asset(models.Model):
     @property
     def url(self) -> str:
         """Where a browser fetches this asset (stable; signed and expiring for personal assets)."""
-        from .selectors import asset_url
-
         return asset_url(self)
 
     @property

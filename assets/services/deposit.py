@@ -26,7 +26,7 @@ from ..models import Asset
 from ..storage import AssetStorage, get_storage
 from ..uploads import content_type_for
 from . import inbox
-from .registration import cached_storage_key, content_sha256, experiment_path, folder_files
+from .files import cached_storage_key, content_sha256, experiment_path, folder_files
 
 logger = logging.getLogger(__name__)
 

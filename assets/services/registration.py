@@ -1,7 +1,5 @@
 """Creating asset rows and links: declared assets of holders, and new experiment assets."""
 
-import hashlib
-import os
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +9,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from experiments.loading import get_experiment
 from experiments.timeline.elements import ExperimentError
 
 from ..functions import cache_key, fill_arguments
@@ -24,60 +21,19 @@ from ..kinds import (
     ExternalAsset,
     ExternalS3Asset,
     FastFunctionAsset,
+    FunctionAssetBase,
     InheritedAsset,
-    _FunctionAsset,
 )
 from ..models import Asset, AssetLink
 from ..uploads import Upload, content_type_for
 from . import inbox
-
-HASH_CHUNK = 1024 * 1024
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def folder_files(path: Path) -> list[tuple[str, Path]]:
-    """(relative posix path, file) for every file in a folder, sorted; hidden files skipped."""
-    files = []
-    for dirpath, dirs, names in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(names):
-            if not name.startswith("."):
-                full = Path(dirpath) / name
-                files.append((full.relative_to(path).as_posix(), full))
-    return sorted(files)
-
-
-def content_sha256(path: Path) -> tuple[str, int]:
-    """sha256 and size of a file, or of a folder (over its files' names and hashes)."""
-    if not path.is_dir():
-        return file_sha256(path), path.stat().st_size
-    digest, size = hashlib.sha256(), 0
-    for relative, full in folder_files(path):
-        digest.update(f"{relative}\0{file_sha256(full)}\n".encode())
-        size += full.stat().st_size
-    return digest.hexdigest(), size
-
-
-def cached_storage_key(*, sha256: str, extension: str, is_folder: bool) -> str:
-    return f"cache/folders/{sha256}" if is_folder else f"cache/sha256/{sha256}{extension}"
-
-
-def function_storage_key(*, key: str, extension: str) -> str:
-    return f"cache/function/{key}{extension}"
-
-
-def experiment_path(path: Path) -> Path:
-    """A researcher's relative path is relative to the experiment folder."""
-    if path.is_absolute():
-        return path
-    return Path(get_experiment().path or settings.EXPERIMENT) / path
+from .deposit import asset_deposit, deposit_enqueue
+from .files import (
+    cached_storage_key,
+    content_sha256,
+    experiment_path,
+    function_storage_key,
+)
 
 
 def _holder_arguments(holder: Any) -> dict[str, Any]:
@@ -112,7 +68,7 @@ def _declared_fields(spec: AssetSpec, holder: Any) -> dict[str, Any]:
         fields.update(input_path=str(path), delete_input=False, is_folder=path.is_dir(), sha256=sha,
                       size=size, storage_key=cached_storage_key(
                           sha256=sha, extension=spec.extension, is_folder=path.is_dir()))
-    elif isinstance(spec, _FunctionAsset):
+    elif isinstance(spec, FunctionAssetBase):
         arguments = fill_arguments(spec.function, spec.arguments, _holder_arguments(holder))
         key = cache_key(spec.function, arguments, spec.extension)
         fields.update(function=spec.function_path, arguments=arguments, cache_key=key)
@@ -251,8 +207,6 @@ def holders_register_pending(holders: list[Any]) -> list[Asset]:
     if not items:
         return []
     rows = assets_register_many(items=items)
-    from .deposit import deposit_enqueue
-
     for asset_id in {row.pk for row in rows if row.status == Asset.Status.PENDING
                      and row.kind in ("cached", "cached_function", "inherited")}:
         transaction.on_commit(lambda asset_id=asset_id: deposit_enqueue(asset_id), robust=True)
@@ -263,8 +217,6 @@ def asset_deposit_new(*, spec: ExperimentAsset, async_: bool = True, delete_inpu
                       source: Upload | Path | None = None, content_type: str = "") -> Asset:
     """Keep the input durably, commit a `pending` row (linked to its parent by local key), and
     deposit it: on a worker after commit (`async_`), or now."""
-    from .deposit import asset_deposit, deposit_enqueue
-
     source = source if source is not None else spec.input_path
     if source is None:
         raise ExperimentError("an experiment asset needs an input (input_path)")
