@@ -1,12 +1,12 @@
 """Everything a researcher's experiment.py uses: `from experiments.api import *`.
 
-Names also live in their home modules; this facade gathers them from every app.
+Names also live in their home modules; this facade gathers them from every app. It is the one
+module exempt from the layers (ARCHITECTURE.md), and nothing inside the project imports it. The
+names are the documented researcher API (ARCHITECTURE.md, "The researcher's API"), checked by
+tests/test_architecture.py.
 """
 
-# --- exports ---
-from exports.basic_data import DataError  # get_basic_data raises it for an unknown sheet
-
-from .experiment import Experiment
+from .experiment import DataError, Experiment
 from .timeline import (
     AudioPrompt,
     CheckboxControl,
@@ -37,7 +37,7 @@ from .timeline import (
 )
 
 __all__ = [
-    "AudioPrompt", "CheckboxControl", "CodeBlock", "Control", "DropdownControl", "Experiment",
+    "DataError", "AudioPrompt", "CheckboxControl", "CodeBlock", "Control", "DropdownControl", "Experiment",
     "ExperimentError", "ImagePrompt", "InfoPage", "ModularPage", "Module", "NumberControl",
     "Page", "PageMaker", "Prompt", "PushButtonControl", "RadioButtonControl", "SliderControl",
     "SuccessfulEndPage", "TextControl", "UnsuccessfulEndPage", "VideoPrompt", "WaitPage",
@@ -54,8 +54,6 @@ __all__ += [
     "ChainNetwork", "ChainNode", "ChainTrial", "ChainTrialMaker", "Network", "Node", "StaticNode",
     "StaticTrial", "StaticTrialMaker", "Trial", "TrialMaker",
 ]
-
-__all__ += ["DataError"]  # --- exports ---
 
 # --- assets ---
 from assets.controls import AudioRecordControl  # noqa: E402

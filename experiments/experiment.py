@@ -10,6 +10,10 @@ from .timeline import Program, compile_timeline
 from .timeline.elements import ExperimentError
 
 
+class DataError(Exception):
+    """Raised by get_basic_data for a sheet it does not have (answered with 400)."""
+
+
 class Experiment:
     """Subclass this once in `experiment.py`: give it a `label` and a `timeline`.
 

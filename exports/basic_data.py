@@ -8,12 +8,9 @@ names in `basic_data_sheets` so exports can ask for each). Unknown sheets raise 
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from experiments.experiment import DataError  # the core defines it; raised here, importable here
+
 from .tables import IDENTIFIER_NAMES
-
-
-class DataError(Exception):
-    """Raised by get_basic_data for a sheet it does not have (answered with 400)."""
-
 
 #: Keys dropped from basic-data rows in anonymised exports.
 ANONYMISED_KEYS = IDENTIFIER_NAMES | {"token", "entry_params"}
