@@ -115,8 +115,8 @@ def _check_experiment(archive: Archive, *, force: bool) -> list[str]:
         raise RestoreError(
             f"refusing to restore: {archive.path} holds data of experiment {theirs['label']!r} "
             f"(source hash {str(theirs.get('source_hash', '?'))[:12]}), but EXPERIMENT is "
-            f"{ours.label!r} (source hash {ours.source_hash[:12]}); set EXPERIMENT to "
-            f"{theirs['label']!r}'s folder, or pass --force to restore it anyway")
+            f"{ours.label!r} (source hash {ours.source_hash[:12]}); set EXPERIMENT to the folder "
+            f"of {theirs['label']!r}, or pass --force to restore it anyway")
     if theirs.get("source_hash") and theirs["source_hash"] != ours.source_hash:
         return [f"{archive.path} was made by another version of {ours.label!r} (source hash "
                 f"{theirs['source_hash'][:12]}, now {ours.source_hash[:12]})"]
@@ -249,7 +249,12 @@ def snapshot_restore_latest(*, force: bool = False) -> RestoreResult:
         name = None
     else:
         name = snapshot_latest()
-    name = name or _newest_of_any()
+    note = ""
+    if name is None:
+        name = _newest_of_any()
+        if name is not None and not force:
+            note = (f"this experiment has no snapshot yet (none under "
+                    f"{snapshot_folder(get_experiment().label)}/); the newest snapshot is ")
     if name is None:
         raise RestoreError("there is no snapshot in artifact storage (snapshots are taken every "
                            "SNAPSHOT_INTERVAL seconds while the study runs, or by "
@@ -262,6 +267,6 @@ def snapshot_restore_latest(*, force: bool = False) -> RestoreResult:
         try:
             result = database_restore(path=local, force=force)
         except RestoreError as exc:
-            raise RestoreError(f"{name}: {exc}".replace(str(local), "the snapshot")) from None
+            raise RestoreError(f"{note}{name}: {exc}".replace(str(local), "the snapshot")) from None
     result.source = name
     return result
