@@ -4,6 +4,9 @@ Layout: manifest.json, database/<table>.csv (every table, restorable), data/*.cs
 sheets + basic data), participant_identifiers.csv (unless anonymised), assets/ (+ manifest.csv),
 source/ (the experiment folder), logs.jsonl. All database reads share one REPEATABLE READ
 snapshot, tables stream through COPY, so memory stays flat whatever the size of the study.
+
+Locks: none (reads only; the snapshot's lanes adopt it with pg_export_snapshot()). Idempotent:
+exporting again to the same path replaces the earlier export only once the new one is complete.
 """
 
 import json
