@@ -1,9 +1,9 @@
-"""Low-level reads for exports: one consistent snapshot, COPY streamed to files, a SQLite fallback.
+"""Low-level reads for exports: one consistent snapshot, COPY streamed to files.
 
-PostgreSQL: everything an export reads happens in one `REPEATABLE READ READ ONLY` transaction,
-so all files describe the same instant while participants keep submitting; tables are streamed
-with `COPY ... TO STDOUT` (psycopg 3 `cursor.copy`), never loaded into memory. SQLite (the
-embedded demo): a deferred read transaction (a WAL snapshot) and rows fetched in batches.
+Everything an export reads happens in one `REPEATABLE READ READ ONLY` transaction, so all files
+describe the same instant while participants keep submitting; tables are streamed with
+`COPY ... TO STDOUT` (psycopg 3 `cursor.copy`), never loaded into memory. Reads only: no locks
+taken, nothing written, so any number of exports may run at once.
 """
 
 import hashlib
@@ -29,10 +29,6 @@ PG_SESSION = [
 _cursor_ids = itertools.count()
 
 
-def is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def qn(name: str) -> str:
     return connection.ops.quote_name(name)
 
@@ -44,10 +40,7 @@ def read_snapshot() -> Iterator[Any]:
         raise RuntimeError("an export reads its own snapshot; call it outside transaction.atomic()")
     connection.ensure_connection()
     with connection.cursor() as cursor:
-        if is_postgres():
-            begin_snapshot(cursor)
-        else:
-            cursor.execute("BEGIN DEFERRED")
+        begin_snapshot(cursor)
         try:
             yield cursor
         finally:
@@ -77,8 +70,7 @@ class HashingWriter(io.BufferedIOBase):
 
 
 def copy_to(cursor, sql: str, params: list | tuple | None, out: HashingWriter) -> int:
-    """Stream `COPY (sql) TO STDOUT (FORMAT csv, HEADER)` into `out`; returns the row count
-    (PostgreSQL only)."""
+    """Stream `COPY (sql) TO STDOUT (FORMAT csv, HEADER)` into `out`; returns the row count."""
     statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)"
     raw = getattr(cursor, "cursor", cursor)
     with raw.copy(statement, params or None) as copy:
@@ -99,28 +91,16 @@ def begin_snapshot(cursor, snapshot_id: str | None = None) -> None:
 
 def fetch_batches(sql: str, params: list | tuple | None = None,
                   size: int = 5000) -> Iterator[list[tuple]]:
-    """Rows of a query in batches, without holding the whole result (server cursor on PG).
-
-    Each call has its own cursor, so several streams can be read side by side (logs merge).
-    """
-    if is_postgres():
-        raw = connection.connection
-        with raw.cursor(name=f"chorus_export_{next(_cursor_ids)}") as server_cursor:
-            server_cursor.itersize = size
-            server_cursor.execute(sql, params or None)
-            while True:
-                rows = server_cursor.fetchmany(size)
-                if not rows:
-                    return
-                yield rows
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params or ())
-            while True:
-                rows = cursor.fetchmany(size)
-                if not rows:
-                    return
-                yield rows
+    """Rows of a query in batches through a server-side cursor, without holding the whole result."""
+    raw = connection.connection
+    with raw.cursor(name=f"chorus_export_{next(_cursor_ids)}") as server_cursor:
+        server_cursor.itersize = size
+        server_cursor.execute(sql, params or None)
+        while True:
+            rows = server_cursor.fetchmany(size)
+            if not rows:
+                return
+            yield rows
 
 
 # --- database/ tables ---------------------------------------------------------------------------
@@ -133,17 +113,15 @@ def table_select(table: Table, *, anonymize: bool) -> tuple[str, list]:
         rule = identifier_rule(table.model, column) if anonymize else None
         if rule is None:
             parts.append(qn(column))
-        elif rule == "hash" and is_postgres():
-            parts.append(f"encode(sha256(convert_to({qn(column)}::text, 'UTF8')), 'hex') AS {qn(column)}")
         elif rule == "hash":
-            parts.append(qn(column))  # hashed in Python by the SQLite writer
+            parts.append(f"encode(sha256(convert_to({qn(column)}::text, 'UTF8')), 'hex') AS {qn(column)}")
         else:
             field = field_for_column(table.model, column)
             value = blank_value(field)
             if value is None:
                 parts.append(f"NULL AS {qn(column)}")
             else:
-                db_type = field.db_type(connection) if is_postgres() else None
+                db_type = field.db_type(connection)
                 literal = _json_text(value) if not isinstance(value, str) else value
                 cast = f"::{db_type}" if db_type else ""
                 parts.append(f"%s{cast} AS {qn(column)}")
@@ -154,32 +132,3 @@ def table_select(table: Table, *, anonymize: bool) -> tuple[str, list]:
 
 def _json_text(value: Any) -> str:
     return json.dumps(value)
-
-
-def _pg_csv_field(value: Any) -> str:
-    """One value the way PostgreSQL's CSV COPY writes it (NULL unquoted-empty, '' quoted)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        text = "t" if value else "f"
-    elif isinstance(value, (bytes, memoryview)):
-        text = "\\x" + bytes(value).hex()
-    else:
-        text = str(value)
-    if text == "" or any(c in text for c in ',"\n\r') or text == "\\.":
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def sqlite_table_rows(cursor, table: Table, *, anonymize: bool) -> Iterator[bytes]:
-    """database/ file content for SQLite, in PostgreSQL's CSV conventions (portable fallback)."""
-    sql, params = table_select(table, anonymize=anonymize)
-    hashed = [anonymize and identifier_rule(table.model, c) == "hash" for c in table.columns]
-    yield (",".join(_pg_csv_field(c) for c in table.columns) + "\n").encode()
-    for batch in fetch_batches(sql, params):
-        lines = []
-        for row in batch:
-            values = [hashlib.sha256(str(v).encode()).hexdigest() if h and v is not None else v
-                      for v, h in zip(row, hashed, strict=True)]
-            lines.append(",".join(_pg_csv_field(v) for v in values))
-        yield ("\n".join(lines) + "\n").encode()

@@ -13,21 +13,18 @@ What a sheet does with its model, generically:
 - `split_by` also writes one file per value of that column under data/<name>/ (trials per
   trial maker), each unpacking only the keys its rows use;
 - every text cell is neutralised against spreadsheet formulas.
-On PostgreSQL the whole sheet is one `COPY (SELECT ...)` computed by the server; on SQLite the
-same columns are computed in Python.
+The whole sheet is one `COPY (SELECT ...)` computed by the server (`part_sql`).
 """
 
-import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
 from django.db import models
 
-from .csvsafe import cell, neutralise, sql_neutralise
-from .dbio import fetch_batches, is_postgres, qn
+from .csvsafe import sql_neutralise
+from .dbio import qn
 from .tables import is_identifier
 
 #: A JSON field with more distinct top-level keys than this is left packed (one JSON column).
@@ -136,22 +133,12 @@ def _json_keys(cursor, model, column: str, where) -> list[str] | None:
     """Top-level keys of a JSON column's object values, or None when there are too many."""
     table = qn(model._meta.db_table)
     where_sql, params = _where_sql(where)
-    keys: set[str] = set()
-    if is_postgres():
-        cond = f"jsonb_typeof({qn(column)}) = 'object'"
-        where_sql = f"{where_sql} AND {cond}" if where_sql else f" WHERE {cond}"
-        cursor.execute(
-            f"SELECT DISTINCT jsonb_object_keys({qn(column)}) FROM {table}{where_sql} "
-            f"LIMIT {MAX_UNPACKED_KEYS + 1}", params)
-        keys = {row[0] for row in cursor.fetchall()}
-    else:
-        for batch in fetch_batches(f"SELECT {qn(column)} FROM {table}{where_sql}", params):
-            for (raw,) in batch:
-                value = json.loads(raw) if isinstance(raw, str) else raw
-                if isinstance(value, dict):
-                    keys.update(value)
-            if len(keys) > MAX_UNPACKED_KEYS:
-                break
+    cond = f"jsonb_typeof({qn(column)}) = 'object'"
+    where_sql = f"{where_sql} AND {cond}" if where_sql else f" WHERE {cond}"
+    cursor.execute(
+        f"SELECT DISTINCT jsonb_object_keys({qn(column)}) FROM {table}{where_sql} "
+        f"LIMIT {MAX_UNPACKED_KEYS + 1}", params)
+    keys = {row[0] for row in cursor.fetchall()}
     return None if len(keys) > MAX_UNPACKED_KEYS else sorted(keys)
 
 
@@ -199,7 +186,7 @@ def sheet_parts(sheet: Sheet, cursor) -> list[SheetPart]:
 
 
 def part_sql(part: SheetPart) -> tuple[str, list]:
-    """The PostgreSQL SELECT computing a part's cells (COPY runs it).
+    """The SELECT computing a part's cells (COPY runs it).
 
     The inner query extracts each value once (OFFSET 0 keeps PostgreSQL from folding it into
     the outer one, which names each value several times to neutralise it).
@@ -232,43 +219,3 @@ def part_sql(part: SheetPart) -> tuple[str, list]:
            f"FROM {qn(part.model._meta.db_table)}{where_sql} ORDER BY {pk} OFFSET 0) AS cells "
            "ORDER BY chorus_pk")
     return sql, params
-
-
-def _py_json(raw: Any) -> Any:
-    if isinstance(raw, str):
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw
-    return raw
-
-
-def _py_cell(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return neutralise(json.dumps(value, ensure_ascii=False))
-    return cell(value)
-
-
-def part_rows(part: SheetPart, cursor) -> Iterator[list[str]]:
-    """A part's rows computed in Python (the SQLite fallback)."""
-    sources = list(dict.fromkeys(c.source for c in part.columns))
-    index = {s: i for i, s in enumerate(sources)}
-    where_sql, params = _where_sql(part.where)
-    pk = qn(part.model._meta.pk.column)
-    sql = (f"SELECT {', '.join(qn(s) for s in sources)} FROM {qn(part.model._meta.db_table)}"
-           f"{where_sql} ORDER BY {pk}")
-    for batch in fetch_batches(sql, params):
-        for row in batch:
-            out = []
-            for c in part.columns:
-                raw = row[index[c.source]]
-                if c.kind == "bool":
-                    out.append("" if raw is None else ("true" if raw else "false"))
-                elif c.kind == "json":
-                    out.append(_py_cell(_py_json(raw)))
-                elif c.kind == "key":
-                    value = _py_json(raw)
-                    out.append(_py_cell(value.get(c.key)) if isinstance(value, dict) else "")
-                else:
-                    out.append(cell(raw))
-            yield out

@@ -2,11 +2,19 @@
 
 from .export import ExportError, ExportOptionError, ExportResult, export_create
 from .jobs import export_job_create, export_job_run, export_jobs_requeue
-from .restore import RestoreError, RestoreResult, database_restore
+from .restore import (
+    RestoreError,
+    RestoreOptionError,
+    RestoreResult,
+    database_restore,
+    snapshot_latest,
+    snapshot_restore_latest,
+)
 from .snapshot import snapshot_take, snapshots_prune
 
 __all__ = [
-    "ExportError", "ExportOptionError", "ExportResult", "RestoreError", "RestoreResult",
-    "database_restore", "export_create", "export_job_create", "export_job_run",
-    "export_jobs_requeue", "snapshot_take", "snapshots_prune",
+    "ExportError", "ExportOptionError", "ExportResult", "RestoreError", "RestoreOptionError",
+    "RestoreResult", "database_restore", "export_create", "export_job_create", "export_job_run",
+    "export_jobs_requeue", "snapshot_latest", "snapshot_restore_latest", "snapshot_take",
+    "snapshots_prune",
 ]

@@ -4,6 +4,9 @@ Layout: manifest.json, database/<table>.csv (every table, restorable), data/*.cs
 sheets + basic data), participant_identifiers.csv (unless anonymised), assets/ (+ manifest.csv),
 source/ (the experiment folder), logs.jsonl. All database reads share one REPEATABLE READ
 snapshot, tables stream through COPY, so memory stays flat whatever the size of the study.
+
+Locks: none (reads only; the snapshot's lanes adopt it with pg_export_snapshot()). Idempotent:
+exporting again to the same path replaces the earlier export only once the new one is complete.
 """
 
 import json
@@ -26,16 +29,8 @@ from ..archive import FORMAT, FORMAT_VERSION, MANIFEST, manifest_json
 from ..assets_hook import ASSET_MODES, export_assets
 from ..basic_data import basic_data_all, row_keys
 from ..csvsafe import write_rows
-from ..dbio import (
-    begin_snapshot,
-    copy_to,
-    is_postgres,
-    qn,
-    read_snapshot,
-    sqlite_table_rows,
-    table_select,
-)
-from ..sheets import SheetPart, part_rows, part_sql, sheet_parts
+from ..dbio import begin_snapshot, copy_to, read_snapshot, table_select
+from ..sheets import SheetPart, part_sql, sheet_parts
 from ..tables import Table, export_tables
 from .files import ExportWriter, zip_folder
 from .logs import write_logs
@@ -79,15 +74,9 @@ def dump_tables(cursor, writer: ExportWriter, tables: list[Table], *, anonymize:
     bar = progress("database", len(tables))
     try:
         for table in tables:
+            sql, params = table_select(table, anonymize=anonymize)
             with writer.binary(f"database/{table.name}.csv") as out:
-                if is_postgres():
-                    sql, params = table_select(table, anonymize=anonymize)
-                    counts[table.name] = copy_to(cursor, sql, params, out)
-                else:
-                    cursor.execute(f"SELECT count(*) FROM {qn(table.name)}")
-                    counts[table.name] = cursor.fetchone()[0]
-                    for chunk in sqlite_table_rows(cursor, table, anonymize=anonymize):
-                        out.write(chunk)
+                counts[table.name] = copy_to(cursor, sql, params, out)
             bar.update(1)
     finally:
         bar.close()
@@ -95,13 +84,9 @@ def dump_tables(cursor, writer: ExportWriter, tables: list[Table], *, anonymize:
 
 
 def _write_part(cursor, writer: ExportWriter, part: SheetPart) -> None:
-    if is_postgres():
-        sql, params = part_sql(part)
-        with writer.binary(part.path) as out:
-            copy_to(cursor, sql, params, out)
-    else:
-        with writer.text(part.path) as text:
-            write_rows(text, [c.header for c in part.columns], part_rows(part, cursor))
+    sql, params = part_sql(part)
+    with writer.binary(part.path) as out:
+        copy_to(cursor, sql, params, out)
 
 
 class _Lane:
@@ -223,15 +208,18 @@ def write_export(root: Path, *, assets: str, anonymize: bool, source: bool,
     writer = ExportWriter(root)
     experiment = None
     warnings: list[str] = []
-    if kind == "export":
-        try:
-            experiment = get_experiment()
-        except Exception as exc:  # the data still matters when the code no longer loads
+    try:
+        experiment = get_experiment()
+    except Exception as exc:  # the data still matters when the code no longer loads
+        if kind == "export":
             warnings.append(f"experiment did not load ({exc}); basic data and source skipped")
     tables = export_tables()
     manifest: dict[str, Any] = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind,
         "created": timezone.now().isoformat(),
+        # Which experiment the data belongs to: restore refuses another experiment's archive.
+        "experiment": ({"label": experiment.label, "source_hash": experiment.source_hash,
+                        "path": Path(experiment.path).name} if experiment else None),
     }
     with read_snapshot() as cursor:
         manifest["deployment"] = _deployment(cursor)
@@ -246,10 +234,10 @@ def write_export(root: Path, *, assets: str, anonymize: bool, source: bool,
                 return []
             return write_basic_data(writer, experiment, anonymize=anonymize)
 
-        parallel = kind == "export" and is_postgres()
-        lane = _Lane(cursor, second_lane) if parallel else None
-        # The researcher's basic data is Python work (the ORM): it overlaps the server's COPYs.
-        basic_thread = _Lane(cursor, basic_lane) if parallel else None
+        # An export's sheets + logs, and the researcher's basic data (Python work, the ORM), run
+        # on their own connections in the same snapshot, overlapping the server's COPYs below.
+        # A snapshot is database/ only: nothing runs beside it.
+        lanes = [_Lane(cursor, second_lane), _Lane(cursor, basic_lane)] if kind == "export" else []
         try:
             manifest["row_counts"] = dump_tables(cursor, writer, tables, anonymize=anonymize,
                                                  progress=progress)
@@ -257,18 +245,13 @@ def write_export(root: Path, *, assets: str, anonymize: bool, source: bool,
                 manifest["assets"] = export_assets(writer, mode=assets, anonymize=anonymize,
                                                    progress=progress)
         finally:
-            basic = basic_thread.join() if basic_thread is not None else None
-            lane_result = lane.join() if lane is not None else None
-        if kind == "export" and basic is None:
-            basic = basic_lane(cursor)
+            results = [lane.join() for lane in lanes]
         manifest["tables"] = {t.name: {"model": t.label, "columns": list(t.columns)} for t in tables}
         if kind == "export":
-            names, log_lines = lane_result if lane_result is not None else second_lane(cursor)
+            (names, log_lines), basic = results
             manifest["sheets"] = names + basic
             manifest["log_lines"] = log_lines
     if kind == "export":
-        manifest["experiment"] = ({"label": experiment.label, "source_hash": experiment.source_hash,
-                                   "path": Path(experiment.path).name} if experiment else None)
         manifest["options"] = {"anonymize": anonymize, "assets": assets, "source": source}
         if source and experiment is not None:
             copy_source(writer, Path(experiment.path))

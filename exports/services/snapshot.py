@@ -1,15 +1,25 @@
 """Periodic database snapshots: database/ tables zipped into artifact storage, last K kept.
 
-Cheap when nothing changed: one query reads a change fingerprint of the exported tables (on
-PostgreSQL the cumulative insert/update/delete counters of pg_stat_user_tables plus each table's
-max id, so a fresh insert shows at once even before statistics are flushed) together with the
-last snapshot's fingerprint; equal → done. The fingerprint is read before
-the data, so a change it misses is in the data, or makes the next fingerprint differ.
+Lock: one session-level advisory lock (LOCK_KEY), taken with try-lock after the cheap check, so
+overlapping beat runs or several beat processes never write two snapshots at once; a run that
+does not get it skips. Idempotent: a run when nothing changed writes nothing.
+
+Cheap when nothing changed: one query reads a change fingerprint of the exported tables (the
+cumulative insert/update/delete counters of pg_stat_user_tables plus each table's max id, so a
+fresh insert shows at once even before statistics are flushed) together with the last
+snapshot's fingerprint; equal → done. The fingerprint is read before the data, so a change it
+misses is in the data, or makes the next fingerprint differ.
+
+Snapshots are kept per experiment, under `snapshots/<slug of the label>-<hash of the label>/`,
+and their manifest names the experiment (label + source hash): `restore --latest-snapshot`
+looks only in the folder of the experiment it runs, and restore refuses another experiment's
+archive unless forced.
 """
 
 import functools
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -18,7 +28,7 @@ from django.core.files import File
 from django.db import connection, models
 from django.utils import timezone
 
-from ..dbio import is_postgres, qn
+from ..dbio import qn
 from ..models import Snapshot
 from ..storage import artifact_storage
 from ..tables import export_tables
@@ -41,13 +51,10 @@ def _fingerprint_sql() -> tuple[str, list]:
     max_ids = " || ',' || ".join(
         f"coalesce(CAST((SELECT max({qn(pk)}) FROM {qn(name)}) AS TEXT), '-')" for name, pk in _max_id_columns()
     ) or "''"
-    if is_postgres():
-        stats = ("(SELECT coalesce(string_agg(relname || ':' || n_tup_ins || ':' || n_tup_upd || ':' "
-                 "|| n_tup_del, ',' ORDER BY relname), '') FROM pg_stat_user_tables "
-                 "WHERE schemaname = current_schema() AND relname = ANY(%s))")
-        return f"md5({stats} || '|' || {max_ids})", [tuple(names)]
-    counts = " || ',' || ".join(f"(SELECT count(*) FROM {qn(n)})" for n in names) or "''"
-    return f"({counts} || '|' || {max_ids})", []
+    stats = ("(SELECT coalesce(string_agg(relname || ':' || n_tup_ins || ':' || n_tup_upd || ':' "
+             "|| n_tup_del, ',' ORDER BY relname), '') FROM pg_stat_user_tables "
+             "WHERE schemaname = current_schema() AND relname = ANY(%s))")
+    return f"md5({stats} || '|' || {max_ids})", [tuple(names)]
 
 
 def snapshot_status() -> tuple[str, str | None]:
@@ -63,17 +70,36 @@ def snapshot_status() -> tuple[str, str | None]:
 
 
 def _try_lock() -> bool:
-    if not is_postgres():
-        return True  # embedded SQLite: one machine, one beat
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
         return bool(cursor.fetchone()[0])
 
 
 def _unlock() -> None:
-    if is_postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+
+
+def snapshot_folder(label: str) -> str:
+    """Where the snapshots of the experiment labelled `label` go in artifact storage.
+
+    A readable slug plus a hash of the exact label, so two labels that slug alike stay apart.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:60] or "experiment"
+    return f"snapshots/{slug}-{hashlib.sha256(label.encode()).hexdigest()[:8]}"
+
+
+def _current_folder() -> str:
+    """This experiment's folder; when its code does not load, the deployed experiment's (the
+    data still deserves its snapshot)."""
+    from experiments.loading import get_experiment
+    from experiments.models import Deployment
+
+    try:
+        return snapshot_folder(get_experiment().label)
+    except Exception:
+        label = Deployment.objects.order_by("-created_at").values_list("label", flat=True).first()
+        return snapshot_folder(label or "unknown experiment")
 
 
 def snapshot_take(*, force: bool = False) -> Snapshot | None:
@@ -100,6 +126,7 @@ def snapshot_take(*, force: bool = False) -> Snapshot | None:
 
 def _write_snapshot(fingerprint: str) -> Snapshot:
     storage = artifact_storage()
+    folder_name = _current_folder()
     with tempfile.TemporaryDirectory(prefix="chorus-snapshot-") as tmp:
         folder = Path(tmp) / "snapshot"
         folder.mkdir()
@@ -110,7 +137,7 @@ def _write_snapshot(fingerprint: str) -> Snapshot:
             zip_folder(folder, target)
         stamp = timezone.now().strftime("%Y%m%dT%H%M%S%fZ")
         with open(zip_path, "rb") as stream:
-            name = storage.save(f"snapshots/snapshot-{stamp}.zip", File(stream))
+            name = storage.save(f"{folder_name}/snapshot-{stamp}.zip", File(stream))
         snapshot = Snapshot.objects.create(artifact=name, size=os.path.getsize(zip_path),
                                            fingerprint=fingerprint,
                                            row_counts=manifest["row_counts"])

@@ -11,7 +11,7 @@ from django.db import connection
 
 from exports.services import RestoreError, database_restore, export_create
 
-from .conftest import manage, run_bot
+from .conftest import ROOT, manage, run_bot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,6 +48,75 @@ def fresh_database():
     yield url
     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
+
+
+@pytest.fixture
+def empty_database():
+    """A new database on the system PostgreSQL that was never migrated, dropped afterwards."""
+    name = f"{connection.settings_dict['NAME']}_empty"
+    admin = psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True)
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgres://postgres@127.0.0.1:5432/{name}"
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def _tables(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
+
+
+def _rows(url: str, table: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+
+
+def test_restore_migrates_a_database_that_was_never_migrated(exported, empty_database, tmp_path):
+    assert _tables(empty_database) == []
+    restored = manage("restore", str(exported), env={"DATABASE_URL": empty_database})
+    assert restored.returncode == 0, restored.stderr
+    assert "migrated it first" in restored.stdout and "Restored" in restored.stdout
+    manifest = json.loads((exported / "manifest.json").read_text())
+    for table, n in manifest["row_counts"].items():
+        assert _rows(empty_database, table) == n, table
+    # Fully migrated: nothing left for `migrate` to do, and the database serves the experiment.
+    check = manage("migrate", "--check", env={"DATABASE_URL": empty_database})
+    assert check.returncode == 0, check.stdout + check.stderr
+    again = manage("export", "--path", str(tmp_path / "again"), "-v", "0",
+                   env={"DATABASE_URL": empty_database})
+    assert again.returncode == 0, again.stderr
+    for name in manifest["row_counts"]:
+        member = f"database/{name}.csv"
+        assert (tmp_path / "again" / member).read_bytes() == (exported / member).read_bytes(), name
+
+
+def test_restore_of_another_experiment_is_refused_before_anything_changes(exported, empty_database):
+    chain = str(ROOT / "demos" / "chain")
+    refused = manage("restore", str(exported), env={"DATABASE_URL": empty_database,
+                                                    "EXPERIMENT": chain})
+    assert refused.returncode == 1
+    assert "'Hello world'" in refused.stderr and "'Chain demo" in refused.stderr
+    assert "--force" in refused.stderr
+    assert _tables(empty_database) == []  # not even migrated
+    forced = manage("restore", str(exported), "--force", env={"DATABASE_URL": empty_database,
+                                                              "EXPERIMENT": chain})
+    assert forced.returncode == 0, forced.stderr
+    assert "'Hello world'" in forced.stderr  # the warning says whose data went in
+    assert _rows(empty_database, "experiments_participant") == 4
+
+
+def test_restore_invalid_options_exit_2_and_change_nothing(exported, tmp_path):
+    before = _counts()
+    for args, expected in [((), "one of the arguments path --latest-snapshot is required"),
+                           ((str(exported), "--latest-snapshot"), "not allowed with argument"),
+                           ((str(exported), "--bogus"), "unrecognized arguments: --bogus"),
+                           ((str(tmp_path / "nowhere"),), "does not exist; give an export folder")]:
+        result = manage("restore", *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert expected in result.stderr, (args, result.stderr)
+    assert _counts() == before
 
 
 def test_round_trip_export_restore_export_gives_identical_database_files(exported, fresh_database, tmp_path):

@@ -10,7 +10,7 @@ from exports.models import Snapshot
 from exports.services import database_restore, snapshot_take
 from exports.services.snapshot import LOCK_KEY
 
-from .conftest import run_bot
+from .conftest import ROOT, run_bot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,3 +107,63 @@ def test_snapshots_go_to_s3_and_restore_from_there(s3_artifacts, settings, tmp_p
     from experiments.models import Participant, Response
 
     assert Participant.objects.count() == 2 and Response.objects.count() == 13
+
+
+def _counts() -> dict[str, int]:
+    from exports.tables import export_tables
+
+    out = {}
+    with connection.cursor() as cursor:
+        for table in export_tables():
+            cursor.execute(f'SELECT count(*) FROM "{table.name}"')
+            out[table.name] = cursor.fetchone()[0]
+    return out
+
+
+def _emptied() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE experiments_participant, experiments_deployment CASCADE")
+
+
+def test_snapshots_are_kept_per_experiment_and_restore_refuses_another_experiments(
+        artifacts, use_experiment):
+    from django.core.management import CommandError, call_command
+
+    from exports.services import snapshot_restore_latest
+    from exports.services.snapshot import snapshot_folder
+
+    hello, chain = ROOT / "demos" / "hello_world", ROOT / "demos" / "chain"
+    use_experiment(hello)
+    for i in range(2):
+        run_bot(worker_id=f"a{i}")
+    of_a = snapshot_take()
+    assert of_a.artifact.startswith(snapshot_folder("Hello world") + "/")
+    manifest = Archive(artifacts / of_a.artifact).manifest
+    assert manifest["experiment"]["label"] == "Hello world"
+    assert len(manifest["experiment"]["source_hash"]) == 64
+    taken = _counts()
+
+    # Experiment B (no snapshot of its own yet): A's newest snapshot is refused, nothing changes.
+    use_experiment(chain)
+    _emptied()
+    with pytest.raises(CommandError) as refused:
+        call_command("restore", "--latest-snapshot")
+    message = str(refused.value)
+    assert "'Hello world'" in message and "'Chain demo: serial reproduction of numbers'" in message
+    assert "--force" in message
+    assert sum(_counts().values()) == 0
+
+    # B's own snapshot lands in B's folder; A's latest is still A's, though B's is newer.
+    of_b = snapshot_take(force=True)
+    assert of_b.artifact.startswith(snapshot_folder("Chain demo: serial reproduction of numbers") + "/")
+    assert Archive(artifacts / of_b.artifact).manifest["experiment"]["label"].startswith("Chain demo")
+    use_experiment(hello)
+    result = snapshot_restore_latest()
+    assert result.source == of_a.artifact and _counts() == taken
+
+    # With --force, B restores A's snapshot (B's own removed, so A's is the only one left).
+    _emptied()
+    artifacts.joinpath(of_b.artifact).unlink()
+    use_experiment(chain)
+    call_command("restore", "--latest-snapshot", "--force")
+    assert _counts() == taken
