@@ -16,11 +16,6 @@ KNOWN_FUNCTION_IMPORTS = {
     ("assets.holders", "assets.services"): "holder.add_assets() writes through the services",
     ("assets.kinds", "assets.services"): "ExperimentAsset.deposit() writes through the services",
     ("assets.models", "assets.services"): "Asset.deposit() writes through the services",
-    # exports/ was being reworked on another branch while the layers landed.
-    ("exports.services.export", "experiments.models"): "exports rework",
-    ("exports.services.export", "experiments.loading"): "exports rework",
-    ("exports.services.jobs", "exports.assets_hook"): "exports rework",
-    ("exports.services.logs", "experiments.models"): "exports rework",
 }
 
 #: Writes to an object's __dict__ that remain: (module, key) -> why.

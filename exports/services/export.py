@@ -24,6 +24,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
+from experiments.loading import get_experiment
+from experiments.models import Deployment
+
 from .. import sheets as sheet_registry
 from ..archive import FORMAT, FORMAT_VERSION, MANIFEST, manifest_json
 from ..assets_hook import ASSET_MODES, export_assets
@@ -192,8 +195,6 @@ def _migrations(cursor) -> dict[str, str]:
 
 
 def _deployment(cursor) -> dict[str, Any] | None:
-    from experiments.models import Deployment
-
     row = Deployment.objects.order_by("-created_at").values("id", "label", "source_hash").first()
     return {"id": str(row["id"]), "label": row["label"], "source_hash": row["source_hash"]} if row else None
 
@@ -203,8 +204,6 @@ def _deployment(cursor) -> dict[str, Any] | None:
 def write_export(root: Path, *, assets: str, anonymize: bool, source: bool,
                  progress: ProgressFactory, kind: str = "export") -> dict[str, Any]:
     """Write a complete export (or, with kind="snapshot", only database/) into `root`."""
-    from experiments.loading import get_experiment
-
     writer = ExportWriter(root)
     experiment = None
     warnings: list[str] = []

@@ -17,6 +17,7 @@ from django.core.files import File
 from django.db import connections, transaction
 from django.utils import timezone
 
+from ..assets_hook import ASSET_MODES
 from ..models import ExportJob
 from ..storage import artifact_storage
 from .export import ExportOptionError, export_create
@@ -39,8 +40,6 @@ def _publish(job_id) -> None:
 
 def export_job_create(*, anonymize: bool, assets: str, include_source: bool = True,
                       requested_by: str = "") -> ExportJob:
-    from ..assets_hook import ASSET_MODES
-
     if assets not in ASSET_MODES:
         raise ExportOptionError(f"assets must be one of {', '.join(ASSET_MODES)}")
     with transaction.atomic():

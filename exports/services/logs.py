@@ -7,6 +7,8 @@ inside the export's snapshot; nothing is locked or written.
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from experiments.models import Participant, TimelineEvent
+
 from ..dbio import fetch_batches, qn
 from .files import ExportWriter
 
@@ -16,8 +18,6 @@ ProgressFactory = Callable[[str, int], Any]
 
 def _log_lines() -> Iterator[str]:
     """logs.jsonl lines, built and ordered by PostgreSQL."""
-    from experiments.models import Participant, TimelineEvent
-
     events, people = qn(TimelineEvent._meta.db_table), qn(Participant._meta.db_table)
     sql = f"""
         SELECT line FROM (

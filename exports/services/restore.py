@@ -24,6 +24,8 @@ from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
+from experiments.loading import get_experiment
+
 from ..archive import Archive, ArchiveError
 from ..dbio import qn
 from ..storage import artifact_storage
@@ -93,8 +95,6 @@ def _experiment_of(manifest: dict[str, Any]) -> dict[str, Any] | None:
 
 def _check_experiment(archive: Archive, *, force: bool) -> list[str]:
     """Refuse (unless `force`) an archive of another experiment than EXPERIMENT's."""
-    from experiments.loading import get_experiment
-
     theirs = _experiment_of(archive.manifest)
     try:
         ours = get_experiment()
@@ -210,8 +210,6 @@ def _list(storage, folder: str) -> tuple[list[str], list[str]]:
 
 def snapshot_latest() -> str | None:
     """Name (in artifact storage) of the newest snapshot of the experiment EXPERIMENT names."""
-    from experiments.loading import get_experiment
-
     folder = snapshot_folder(get_experiment().label)
     newest = _newest(_list(artifact_storage(), folder)[1])
     return f"{folder}/{newest}" if newest else None
@@ -237,8 +235,6 @@ def snapshot_restore_latest(*, force: bool = False) -> RestoreResult:
     probably means: it goes through the same experiment check, so it is refused (naming both
     experiments) unless `force`.
     """
-    from experiments.loading import get_experiment
-
     try:
         get_experiment()
     except Exception as exc:  # the experiment's code did not load

@@ -28,6 +28,9 @@ from django.core.files import File
 from django.db import connection, models
 from django.utils import timezone
 
+from experiments.loading import get_experiment
+from experiments.models import Deployment
+
 from ..dbio import qn
 from ..models import Snapshot
 from ..storage import artifact_storage
@@ -92,9 +95,6 @@ def snapshot_folder(label: str) -> str:
 def _current_folder() -> str:
     """This experiment's folder; when its code does not load, the deployed experiment's (the
     data still deserves its snapshot)."""
-    from experiments.loading import get_experiment
-    from experiments.models import Deployment
-
     try:
         return snapshot_folder(get_experiment().label)
     except Exception:
