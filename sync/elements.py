@@ -22,6 +22,7 @@ from experiments.timeline.elements import Elt, ExperimentError, join
 from experiments.timeline.injection import call_with_args
 from experiments.timeline.program import Goto
 
+from .decisions import decide_barrier, decide_group_barrier, decide_grouper
 from .instructions import Arrive, WaitCheck, arrive_instruction, program_barriers  # noqa: F401  (importable from here too)
 from .models import SimpleSyncGroup
 from .pages import (
@@ -31,7 +32,6 @@ from .pages import (
     group_failed_end_page,
     timeout_end_page,
 )
-from .processing import decide_barrier, decide_group_barrier, decide_grouper
 from .selectors import barrier_waiting_participants
 from .services import barrier_arrive, barrier_check
 

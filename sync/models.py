@@ -79,7 +79,9 @@ class SyncGroup(models.Model):
         On a group not saved yet (inside `Grouper.group`) this is the list to fill.
         """
         if self.pk is None:
-            return self.__dict__.setdefault("_pending_participants", [])
+            if getattr(self, "_pending_participants", None) is None:
+                self._pending_participants: list[Participant] = []
+            return self._pending_participants
         cached = getattr(self, "_participants_cache", None)
         if cached is None:
             cached = list(
@@ -91,7 +93,13 @@ class SyncGroup(models.Model):
         return cached
 
     def refresh_members(self) -> None:
-        self.__dict__.pop("_participants_cache", None)
+        """Forget the loaded members (and the list filled before the first save)."""
+        self._participants_cache = None
+        self._pending_participants = None
+
+    def use_members(self, participants: list[Participant]) -> None:
+        """Serve `participants` (already loaded, locked) as the members until refresh_members()."""
+        self._participants_cache = participants
 
     @property
     def active_participants(self) -> list[Participant]:

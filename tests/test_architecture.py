@@ -22,10 +22,6 @@ KNOWN_FUNCTION_IMPORTS = {
 KNOWN_DICT_STASHES = {
     ("assets.holders", "_pending_assets"): "assets declared on an unsaved holder",
     ("assets.services.registration", "_pending_assets"): "assets declared on an unsaved holder",
-    ("sync.models", "_pending_participants"): "members of a group not yet saved",
-    ("sync.models", "_participants_cache"): "members loaded with the group",
-    ("sync.processing", "_participants_cache"): "members loaded with the group",
-    ("sync.processing", "_pending_participants"): "members of a group not yet saved",
     ("trials.maker", "_chorus_trials"): "the participant's trials, per request",
 }
 
