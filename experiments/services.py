@@ -16,6 +16,7 @@ from django.utils import timezone
 from .experiment import Experiment
 from .lifecycle import participant_mark_failed
 from .loading import get_experiment
+from .locks import lock_row
 from .models import ModuleState, Participant, Response, TimelineEvent
 from .selectors import is_token_shaped
 from .timeline import Page, Runner
@@ -215,7 +216,9 @@ def participant_fail(*, participant_id: int, reason: str, tags: list[str] | None
     """Fail a participant from outside their own request (admin, beat): lock, fail, move them
     to the failure page (or the terminal page at `end_position`, e.g. a barrier's own end page)
     so their next request shows it. Idempotent."""
-    participant = Participant.objects.select_for_update(of=("self",), no_key=True).get(pk=participant_id)
+    participant = lock_row(Participant, participant_id, no_key=True)
+    if participant is None:
+        raise Participant.DoesNotExist(f"no participant {participant_id}")
     experiment = get_experiment()
     if not participant_mark_failed(participant=participant, reason=reason, tags=tags, experiment=experiment):
         return False

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from experiments.locks import lock_rows
 from experiments.timeline.elements import ExperimentError
 from experiments.timeline.injection import call_with_args
 
 from .grouping import group_waiters_sql
-from .locks import is_postgres
 from .models import PendingFailure, SyncGroup, SyncGroupMember
 from .processing import GROUP_BELOW_MINIMUM, WORKING, Context, Outcome, Waiter
 
@@ -61,9 +61,7 @@ def _lock_groups(ids: Iterable[int], ctx: Context) -> dict[int, SyncGroup]:
     ids = sorted(set(ids))
     if not ids:
         return {}
-    query = SyncGroup.objects.filter(pk__in=ids).order_by("id")
-    if is_postgres():
-        query = query.select_for_update(of=("self",), no_key=True, skip_locked=not ctx.blocking)
+    query = lock_rows(SyncGroup.objects.filter(pk__in=ids), no_key=True, skip_locked=not ctx.blocking)
     groups = {g.pk: g for g in query}
     # Busy (or deleted): processed again after commit, waiting for the row then.
     ctx.deferred_groups.update(set(ids) - set(groups))
@@ -208,7 +206,7 @@ def decide_grouper(grouper: "Grouper", ctx: Context) -> None:
     if getattr(grouper, "join_existing_groups", False):
         _top_up(grouper, ctx)
     pending = ctx.pending()
-    if pending and grouper.uses_fast_path() and is_postgres():
+    if pending and grouper.uses_fast_path():
         if len(pending) >= grouper.batch_size:
             size = grouper.initial_group_size
             chosen = pending[: len(pending) // size * size]
@@ -231,9 +229,8 @@ def _open_group(grouper: "Grouper", ctx: Context, exclude: set[int]) -> SyncGrou
     query = (SyncGroup.objects.filter(group_type=grouper.group_type, active=True, join_existing_groups=True)
              .exclude(pk__in=exclude).annotate(n_now=_n_active_members())
              .filter(Q(max_group_size__isnull=True) | Q(n_now__lt=F("max_group_size")))
-             .order_by("n_now", "id"))
-    if is_postgres():
-        query = query.select_for_update(of=("self",), no_key=True, skip_locked=not ctx.blocking)
+             .order_by("n_now", "id")  # the emptiest open group: one row, not an id-ordered set
+             .select_for_update(of=("self",), no_key=True, skip_locked=not ctx.blocking))
     return query.first()
 
 

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from experiments.loading import get_experiment
+from experiments.locks import lock_row
 from experiments.models import Participant
 from experiments.services import participant_fail
 
@@ -30,8 +31,8 @@ def pending_failures_apply(*, ids: list[int] | None = None) -> int:
     experiment = get_experiment()
     for failure in list(query.select_related("wait")):
         with transaction.atomic():
-            participant = (Participant.objects.select_for_update(of=("self",), no_key=True)
-                           .only("id", "position", "failed").get(pk=failure.participant_id))
+            participant = lock_row(Participant, failure.participant_id, no_key=True,
+                                   only=("id", "position", "failed"))
             end = None if participant.failed else _end_position(experiment, participant, failure)
             if participant_fail(participant_id=participant.pk, reason=failure.reason,
                                 tags=list(failure.tags), end_position=end):

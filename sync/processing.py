@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from experiments.loading import get_experiment
+from experiments.locks import lock_rows
 from experiments.models import Participant
 
 from .instructions import program_barriers
@@ -157,7 +158,7 @@ def process_barrier(barrier: "Barrier", *, trigger: str, live: Participant | Non
             where |= Q(group__isnull=True)
         rows = rows.filter(where)
     rows = (
-        rows.order_by("id").select_for_update(of=("self",), no_key=True)
+        lock_rows(rows, no_key=True)
         .values_list("id", "participant_id", "group_id", "arrived_at", "deadline", "on_timeout",
                      "participant__failed", "participant__status")
     )

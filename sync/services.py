@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from experiments.loading import get_experiment
+from experiments.locks import lock_row, lock_rows
 from experiments.models import Participant
 from experiments.services import participant_fail
 
@@ -148,7 +149,7 @@ def _after_participant_left(participant_id: int) -> None:
         key=lambda scope: (scope[0], scope[1] or 0))
     if group_ids:
         with transaction.atomic():
-            for group in SyncGroup.objects.filter(pk__in=group_ids).order_by("id").select_for_update(of=("self",), no_key=True):
+            for group in lock_rows(SyncGroup.objects.filter(pk__in=group_ids), no_key=True):
                 _refresh_numbers(group)
     for barrier_id, group_id in scopes:
         try:
@@ -217,7 +218,7 @@ def sync_tick() -> TickResult:
 def sync_group_close(*, group_id: int, reason: str = "closed by an admin") -> bool:
     """Close a group; members waiting at its barriers are released (they go on without it)."""
     with transaction.atomic():
-        group = SyncGroup.objects.select_for_update(of=("self",), no_key=True).filter(pk=group_id).first()
+        group = lock_row(SyncGroup, group_id, no_key=True)
         if group is None or not group.active:
             return False
         group.close()

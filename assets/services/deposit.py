@@ -5,7 +5,6 @@ running it twice, or on two workers at once, stores the same bytes under the sam
 moves the row to `deposited` once. Attempts are counted in the row, not in the broker.
 """
 
-import hashlib
 import logging
 import random
 import tempfile
@@ -20,6 +19,7 @@ from django.utils.text import slugify
 
 from experiments import hooks
 from experiments.loading import get_experiment
+from experiments.locks import Space, try_xact_lock
 
 from ..functions import resolve_function
 from ..models import Asset
@@ -222,27 +222,13 @@ def asset_redeposit(*, asset_id: int, run_now: bool = False) -> Asset:
     return Asset.objects.get(pk=asset_id)
 
 
-def _advisory_lock_key(name: str) -> int:
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-
-
-def try_advisory_xact_lock(name: str) -> bool:
-    """Take a transaction-scoped PostgreSQL advisory lock, or say it is held elsewhere.
-    (SQLite, the embedded single-machine mode, has one beat and needs none.)"""
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_advisory_lock_key(name)])
-        return bool(cursor.fetchone()[0])
-
-
 def deposits_requeue_stuck(*, limit: int = 500) -> int:
     """Beat backstop: re-publish deposits still pending past their time, or whose worker's lease
     ran out (a lost message, a publish that failed with the broker down, a killed worker)."""
     now = timezone.now()
     grace = timezone.timedelta(seconds=settings.ASSET_BACKSTOP_GRACE)
     with transaction.atomic():
-        if not try_advisory_xact_lock("assets.deposits_backstop"):
+        if not try_xact_lock(Space.ASSET_JOBS, "deposits_backstop"):
             return 0
         stuck = (Q(status=Asset.Status.PENDING) & (Q(next_attempt_at__lte=now) | Q(next_attempt_at=None))) \
             | Q(status=Asset.Status.DEPOSITING, lease_until__lt=now)

@@ -1,6 +1,6 @@
 """Periodic database snapshots: database/ tables zipped into artifact storage, last K kept.
 
-Lock: one session-level advisory lock (LOCK_KEY), taken with try-lock after the cheap check, so
+Lock: one session-level advisory lock (experiments.locks, Space.SNAPSHOT), taken with try-lock after the cheap check, so
 overlapping beat runs or several beat processes never write two snapshots at once; a run that
 does not get it skips. Idempotent: a run when nothing changed writes nothing.
 
@@ -29,6 +29,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from experiments.loading import get_experiment
+from experiments.locks import Space, session_unlock, try_session_lock
 from experiments.models import Deployment
 
 from ..dbio import qn
@@ -37,9 +38,6 @@ from ..storage import artifact_storage
 from ..tables import export_tables
 from .export import write_export
 from .files import zip_folder
-
-#: pg_advisory_lock key of the snapshot task ("chorus snapshot").
-LOCK_KEY = 0x63686F72_736E6170 & 0x7FFFFFFFFFFFFFFF
 
 
 def _max_id_columns() -> list[tuple[str, str]]:
@@ -73,14 +71,11 @@ def snapshot_status() -> tuple[str, str | None]:
 
 
 def _try_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
-        return bool(cursor.fetchone()[0])
+    return try_session_lock(Space.SNAPSHOT)
 
 
 def _unlock() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+    session_unlock(Space.SNAPSHOT)
 
 
 def snapshot_folder(label: str) -> str:

@@ -19,8 +19,8 @@ from django.db import connection
 from assets.kinds import ExperimentAsset
 from assets.models import Asset
 from assets.services import asset_redeposit, assets_register_declared, deposits_requeue_stuck
-from assets.services.deposit import _advisory_lock_key
 from experiments.loading import get_experiment
+from experiments.locks import Space, lock_key
 
 from .conftest import (
     EXPERIMENTS,
@@ -195,9 +195,9 @@ def test_the_backstop_runs_once_at_a_time_and_skips_rows_not_yet_due(use_experim
     db = connection.settings_dict
     with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"],
                          autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s)", [_advisory_lock_key("assets.deposits_backstop")])
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [Space.ASSET_JOBS, lock_key("deposits_backstop")])
         assert deposits_requeue_stuck() == 0  # another beat run holds the lock
-        other.execute("SELECT pg_advisory_unlock(%s)", [_advisory_lock_key("assets.deposits_backstop")])
+        other.execute("SELECT pg_advisory_unlock(%s, %s)", [Space.ASSET_JOBS, lock_key("deposits_backstop")])
     assert deposits_requeue_stuck() == 1  # only the row that is due
     assert redis_db.llen("celery") == 1
     assert deposits_requeue_stuck() == 0  # re-published rows wait another grace period

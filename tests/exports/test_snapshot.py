@@ -5,10 +5,10 @@ import zipfile
 import pytest
 from django.db import connection
 
+from experiments.locks import Space, lock_key
 from exports.archive import Archive
 from exports.models import Snapshot
 from exports.services import database_restore, snapshot_take
-from exports.services.snapshot import LOCK_KEY
 
 from .conftest import ROOT, run_bot
 
@@ -58,9 +58,9 @@ def test_snapshot_is_skipped_while_another_holds_the_lock(artifacts):
     run_bot(worker_id="w1")
     with psycopg.connect(host="127.0.0.1", user="postgres", dbname=connection.settings_dict["NAME"],
                          autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [Space.SNAPSHOT, lock_key("")])
         assert snapshot_take(force=True) is None
-        other.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+        other.execute("SELECT pg_advisory_unlock(%s, %s)", [Space.SNAPSHOT, lock_key("")])
     assert snapshot_take(force=True) is not None
 
 

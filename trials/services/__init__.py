@@ -42,11 +42,11 @@ from .chains import (
 )
 from .failing import participant_trials_fail, trials_release_abandoned
 from .finalizing import trial_finalize, trials_finalize_when_assets_stored
-from .locking import LOCK_NAMESPACE, trial_maker_lock
+from .locking import trial_maker_lock
 from .nodes import REMOVED_AT_DEPLOY, static_nodes_deploy
 
 __all__ = [
-    "LOCK_AFTER_ATTEMPTS", "LOCK_NAMESPACE", "MAX_ALLOCATION_ATTEMPTS", "MAX_ASYNC_ATTEMPTS",
+    "LOCK_AFTER_ATTEMPTS", "MAX_ALLOCATION_ATTEMPTS", "MAX_ASYNC_ATTEMPTS",
     "REMOVED_AT_DEPLOY", "WAIT", "chain_grow", "chain_network_create",
     "chain_networks_create_for_participant", "chain_networks_deploy", "chain_trial_allocate",
     "node_async_deploy", "node_async_deploy_failed", "node_chain_cut", "nodes_async_deploy_enqueue",

@@ -8,14 +8,14 @@ transaction-scoped advisory lock so overlapping beats do not double-enqueue.
 import logging
 from collections.abc import Iterable
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from experiments.loading import get_experiment
+from experiments.locks import Space, try_xact_lock
 
 from ..models import Node
-from .locking import LOCK_NAMESPACE
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +82,8 @@ def nodes_async_deploy_sweep(*, older_than_seconds: float = 60.0) -> int:
     """Beat backstop: re-enqueue nodes still not ready a while after creation."""
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s, 0)", [LOCK_NAMESPACE])
-                if not cursor.fetchone()[0]:
-                    return 0
+        if not try_xact_lock(Space.TRIAL_JOBS, "async_deploy_sweep"):
+            return 0
         node_ids = list(Node.objects.filter(ready=False, failed=False, created_at__lt=cutoff,
                                             async_attempts__lt=MAX_ASYNC_ATTEMPTS).values_list("pk", flat=True)[:1000])
     return nodes_async_deploy_enqueue(node_ids=node_ids) if node_ids else 0

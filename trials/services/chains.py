@@ -9,6 +9,7 @@ Creating networks is idempotent (by position).
 from django.utils import timezone
 
 from assets.services import holders_register_pending
+from experiments.locks import lock_rows
 from experiments.timeline.elements import ExperimentError
 
 from ..models import Network, Node, Trial
@@ -95,8 +96,7 @@ def chain_grow(*, maker, trial: Trial, participant, experiment) -> Node | None:
         return None
     with joined_transaction():
         trial_maker_lock(trial_maker_id=maker.id)
-        network = (Network.objects.select_for_update(of=("self",)).select_related("head")
-                   .filter(pk=trial.network_id).first())
+        network = lock_rows(Network.objects.select_related("head").filter(pk=trial.network_id)).first()
         if network is None or network.failed or network.head_id != trial.node_id:
             return None
         node = network.head

@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from experiments.loading import get_experiment
+from experiments.locks import lock_row, lock_rows
 from experiments.models import Participant
 
 from ..models import Network, Node, Trial
@@ -53,8 +54,8 @@ def trials_release_abandoned(*, limit: int = 500) -> int:
         if not hasattr(maker, "trial_class"):
             continue  # a trial maker no longer in the experiment
         with transaction.atomic():  # lock order: participant row, then the maker (as a submit does)
-            participant = Participant.objects.select_for_update(of=("self",), no_key=True).get(pk=participant_id)
-            if participant.status == abandoned:
+            participant = lock_row(Participant, participant_id, no_key=True)
+            if participant is not None and participant.status == abandoned:
                 released += participant_trials_fail(maker=maker, participant=participant,
                                                     reason="participant abandoned the experiment")
     return released
@@ -77,7 +78,7 @@ def _chain_release(*, maker, trials: list[Trial]) -> None:
             by_network[trial.network_id].append(trial)
     if not by_network:
         return
-    networks = Network.objects.select_for_update().in_bulk(list(by_network))
+    networks = {network.pk: network for network in lock_rows(Network.objects.filter(pk__in=list(by_network)))}
     decrements: Counter = Counter()
     for network_id, network_trials in by_network.items():
         network = networks.get(network_id)

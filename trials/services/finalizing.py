@@ -12,6 +12,7 @@ from django.utils import timezone
 from assets.models import AssetLink
 from assets.selectors import holder_assets_pending
 from experiments.loading import get_experiment
+from experiments.locks import lock_row
 
 from ..models import Trial
 
@@ -48,7 +49,7 @@ def trials_finalize_when_assets_stored(asset) -> None:
     experiment = get_experiment()
     for trial_id in sorted(int(i) for i in trial_ids if str(i).isdigit()):
         with transaction.atomic():
-            trial = Trial.objects.select_for_update(of=("self",)).filter(pk=trial_id).first()
+            trial = lock_row(Trial, trial_id)
             if (trial is None or trial.finalized or trial.failed or not trial.vars.get("awaiting_assets")
                     or holder_assets_pending(trial)):
                 continue

@@ -5,23 +5,14 @@ transaction-scoped advisory lock: it is released at commit or rollback, never he
 requests.
 """
 
-import zlib
+from django.db import transaction
 
-from django.db import connection, transaction
-
-#: First key of the two-key advisory locks taken here ("CHTR"); other apps use other namespaces.
-LOCK_NAMESPACE = 0x43485452
+from experiments.locks import Space, xact_lock
 
 
 def trial_maker_lock(*, trial_maker_id: str) -> None:
     """Hold the trial maker's lock until the current transaction ends."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("trial_maker_lock must be taken inside a transaction")
-    if connection.vendor != "postgresql":
-        return
-    key = zlib.crc32(trial_maker_id.encode()) - 2**31
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, key])
+    xact_lock(Space.TRIAL_MAKER, trial_maker_id)
 
 
 def joined_transaction():
