@@ -88,11 +88,24 @@ class AssetHolder:
         the row is saved; otherwise kept until `assets.services.holder_register_pending(holder)`
         runs after the save (a trial's finalize_definition runs before its first save)."""
         if getattr(self, "pk", None) is None:
-            self.__dict__.setdefault("_pending_assets", {}).update(assets)
+            self.pending_assets().update(assets)
             return
         from .services import holder_add_assets
 
         holder_add_assets(holder=self, assets=assets)
+
+
+    def pending_assets(self) -> dict[str, Any]:
+        """Assets declared before the first save, by local key (registered after it)."""
+        pending = getattr(self, "_pending_assets", None)
+        if pending is None:
+            pending = self._pending_assets = {}
+        return pending
+
+    def take_pending_assets(self) -> dict[str, Any]:
+        """The pending declarations, forgotten here (the services register them)."""
+        pending, self._pending_assets = getattr(self, "_pending_assets", None) or {}, None
+        return pending
 
 
 class AssetDict(Mapping):

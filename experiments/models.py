@@ -39,6 +39,15 @@ class VarStore:
     def __init__(self, owner: "Participant") -> None:
         object.__setattr__(self, "_owner", owner)
 
+    @property
+    def extra(self) -> dict:
+        """What the apps above keep on this instance for the length of a request (trials: the
+        trials loaded for its pages). Never saved."""
+        extra = self.__dict__.get("_extra")
+        if extra is None:
+            extra = self._extra = {}
+        return extra
+
     def __getattr__(self, name: str):
         try:
             return self._owner.vars[name]
@@ -122,6 +131,15 @@ class Participant(models.Model):
     def mark_complete(self) -> None:
         """Mark this participant complete (unless failed). Saved with their next save."""
         participant_mark_complete(participant=self)
+
+    @property
+    def extra(self) -> dict:
+        """What the apps above keep on this instance for the length of a request (trials: the
+        trials loaded for its pages). Never saved."""
+        extra = self.__dict__.get("_extra")
+        if extra is None:
+            extra = self._extra = {}
+        return extra
 
     def __getattr__(self, name: str):
         # Only reached when normal lookup fails: attributes the other apps registered.

@@ -19,11 +19,7 @@ KNOWN_FUNCTION_IMPORTS = {
 }
 
 #: Writes to an object's __dict__ that remain: (module, key) -> why.
-KNOWN_DICT_STASHES = {
-    ("assets.holders", "_pending_assets"): "assets declared on an unsaved holder",
-    ("assets.services.registration", "_pending_assets"): "assets declared on an unsaved holder",
-    ("trials.maker", "_chorus_trials"): "the participant's trials, per request",
-}
+KNOWN_DICT_STASHES: dict[tuple[str, str], str] = {}
 
 
 def _modules():

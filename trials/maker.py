@@ -187,7 +187,7 @@ class TrialMaker(Module):
         trial_id = self.state(participant).get("trial")
         if trial_id is None:
             return None
-        cache = participant.__dict__.setdefault("_chorus_trials", {})
+        cache = participant.extra.setdefault("trials", {})
         if trial_id not in cache:
             trial = selectors.trial_for_page(trial_id=trial_id)
             if trial is None:
@@ -201,7 +201,7 @@ class TrialMaker(Module):
         state["number"] = trial.number
         state["n_repeat" if trial.is_repeat_trial else "n_trials"] += 1
         trial.participant = participant
-        participant.__dict__.setdefault("_chorus_trials", {})[trial.pk] = trial
+        participant.extra.setdefault("trials", {})[trial.pk] = trial
 
     # --- the steps the body runs ----------------------------------------------------------------
 

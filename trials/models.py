@@ -34,7 +34,7 @@ class AssetHolder(AssetLinks, TypedModel):
     @property
     def assets(self):
         if self.pk is None:
-            return dict(self.__dict__.get("_pending_assets", {}))
+            return dict(self.pending_assets())
         return AssetLinks.assets.fget(self)
 
     @assets.setter

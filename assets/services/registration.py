@@ -191,7 +191,7 @@ def holder_add_assets(*, holder: Any, assets: Mapping[str, Any]) -> dict[str, As
 
 def holder_register_pending(holder: Any) -> dict[str, Asset]:
     """Register what `holder.add_assets()` declared before the holder was saved."""
-    pending = dict(holder.__dict__.get("_pending_assets") or {})
+    pending = dict(holder.pending_assets())
     rows = holders_register_pending([holder])
     return dict(zip(pending, rows, strict=True))
 
@@ -202,7 +202,7 @@ def holders_register_pending(holders: list[Any]) -> list[Asset]:
     made outside a deploy are deposited on a worker after commit."""
     items = []
     for holder in holders:
-        pending = holder.__dict__.pop("_pending_assets", None) or {}
+        pending = holder.take_pending_assets()
         items.extend((spec, holder, key) for key, spec in pending.items())
     if not items:
         return []
