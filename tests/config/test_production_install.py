@@ -7,18 +7,16 @@ missing one starts a worker that dies at once, and every deposit logs "could not
 every module of the apps is imported in the fresh install, and its worker, beat and gunicorn
 deposit an asset and serve a participant page, its CSS and JS, and an admin page.
 
-The virtualenv is created once per session (pip's cache is reused, so it is quick after the first
-run; on a fresh machine pip downloads the pinned packages). Docker does not run here, so the
-image's steps are mirrored: its `pip install` command, run in this checkout.
+The virtualenv is built once per session, in the background while earlier tests run
+(tests/config/conftest.py); pip's cache is reused, and on a fresh machine pip downloads the pinned
+packages. Docker does not run here, so the image's steps are mirrored: its `pip install` command,
+run in this checkout, and docker-compose's service commands, run from that virtualenv.
 """
 
 import os
 import re
 import secrets
-import shlex
 import subprocess
-import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -44,7 +42,6 @@ from tests.config.test_docker_compose import CHORUS, command
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = secrets.token_urlsafe(16)
-DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 #: Imports every module of the apps (their management commands, tasks, migrations, admin...) and
 #: what the settings name for the processes to load later: the broker's transport, every storage
@@ -82,29 +79,6 @@ for name, error in failed.items():
     print(f"{name}: {error}", file=sys.stderr)
 sys.exit(1 if failed else 0)
 """
-
-
-def dockerfile_pip_install() -> list[str]:
-    """The image's `pip install ...` (without the commands chained after it)."""
-    match = re.search(r"^RUN (pip install [^&\\\n]*)", DOCKERFILE, re.M)
-    assert match, "the Dockerfile should install Chorus with `RUN pip install ...`"
-    return shlex.split(match.group(1))
-
-
-@pytest.fixture(scope="session")
-def production_venv(tmp_path_factory) -> Path:
-    """A fresh virtualenv with the Dockerfile's install of this checkout; returns its bin/."""
-    venv = tmp_path_factory.mktemp("production-install") / "venv"
-    started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    argv = dockerfile_pip_install()
-    # The image runs it in /app (this checkout); pip's cache is kept (the image disables it).
-    env = {k: v for k, v in os.environ.items() if k != "PIP_NO_CACHE_DIR"}
-    result = subprocess.run([str(venv / "bin" / argv[0]), *argv[1:]], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=1200)
-    assert result.returncode == 0, f"{' '.join(argv)} failed:\n{result.stdout}\n{result.stderr}"
-    print(f"\nproduction install: {time.monotonic() - started:.1f} s")
-    return venv / "bin"
 
 
 def production_env(var: Path, **extra: str) -> dict[str, str]:

@@ -129,3 +129,4 @@ def test_a_participant_completes_hello_world_through_the_by_hand_recipe(
         ran = re.compile(rb"Task sync\.tasks\.sync_tick\[[^\]]+\] received")
         wait(lambda: any(ran.search(log.read_bytes()) for log in logs), "a beat task on the worker")
         assert all(p.poll() is None for p in processes), "a process of the recipe exited"
+    assert list((tmp_path / "var").glob("celerybeat-schedule*")), "beat keeps its state under var/"
