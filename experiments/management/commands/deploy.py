@@ -31,7 +31,13 @@ class Command(BaseCommand):
         except ExperimentLoadError as exc:
             raise CommandError(str(exc)) from exc
         if not options["no_collectstatic"]:
-            call_command("collectstatic", interactive=False, verbosity=0)
+            try:
+                call_command("collectstatic", interactive=False, verbosity=0)
+            except OSError as exc:
+                raise CommandError(
+                    f"could not collect static files into {settings.STATIC_ROOT} ({exc}): make it "
+                    "writable (CHORUS_VAR_DIR moves it), or pass --no-collectstatic where they are "
+                    "collected already (a Docker image collects them when it is built)") from exc
             self.stdout.write(f"Collected static files into {settings.STATIC_ROOT}")
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
