@@ -14,6 +14,9 @@ WORKDIR /app
 RUN useradd --system --create-home --uid 1000 chorus
 
 COPY . /app
+# Static files are collected into the image here: the deploy step's container shares no files
+# with the web containers, so it runs `deploy --no-collectstatic`. tests/config/test_production_install.py
+# runs this `pip install` in a fresh virtualenv, then the compose services' commands from it.
 RUN pip install -e . \
     && SECRET_KEY=collectstatic-only-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz \
        ALLOWED_HOSTS=build DATABASE_URL=postgres://build@127.0.0.1/build \
