@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from experiments.models import Participant, VarStore
+from experiments.row_classes import registry
 
 
 class SyncGroup(models.Model):
@@ -46,17 +47,15 @@ class SyncGroup(models.Model):
     def __str__(self) -> str:
         return f"{self.group_type} group {self.pk}"
 
-    # Rows load back as the class that made them.
-    _classes: dict[str, type["SyncGroup"]] = {}
-
+    # Rows load back as the class that made them (experiments.row_classes).
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        SyncGroup._classes[cls.__name__] = cls
+        registry.register(cls, base=SyncGroup)
 
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
-        wanted = SyncGroup._classes.get(instance.__dict__.get("group_class", ""))
+        wanted = registry.resolve(SyncGroup, instance.__dict__.get("group_class", ""))
         if wanted is not None and wanted is not type(instance) and issubclass(wanted, SyncGroup):
             instance.__class__ = wanted
         return instance

@@ -1,4 +1,5 @@
-"""Single-table class registry: researcher subclasses of Trial/Node/Network with no migrations.
+"""Typed rows: researcher subclasses of Trial/Node/Network with no migrations (registered in
+experiments.row_classes, the one registry of row classes).
 
 `class CustomTrial(StaticTrial)` in an experiment.py becomes a Django *proxy* of the concrete
 `Trial` table, automatically (no `class Meta` needed). Rows store the class name in `type`;
@@ -14,7 +15,6 @@ several loaded classes share a name (tests load many experiments in one process)
 the experiment this process serves wins.
 """
 
-from collections import defaultdict
 from typing import Any
 
 import django
@@ -22,45 +22,9 @@ from django.apps import apps
 from django.db import DJANGO_VERSION_PICKLE_KEY, models
 from django.db.models.base import ModelBase
 
-from experiments.loading import served_package
 from experiments.models import VarStore
+from experiments.row_classes import registry
 from experiments.timeline.elements import ExperimentError
-
-
-class TypeRegistry:
-    """Concrete model → type name → classes registered under that name (oldest first)."""
-
-    def __init__(self) -> None:
-        self._classes: dict[type, dict[str, list[type]]] = defaultdict(lambda: defaultdict(list))
-
-    def register(self, cls: type) -> None:
-        base = cls._meta.concrete_model
-        entries = self._classes[base][cls.__name__]
-        # Re-importing the same module replaces its class instead of adding a second one.
-        entries[:] = [c for c in entries if (c.__module__, c.__qualname__) != (cls.__module__, cls.__qualname__)]
-        entries.append(cls)
-
-    def resolve(self, base: type, name: str) -> type | None:
-        entries = self._classes[base].get(name)
-        if not entries:
-            return None
-        if len(entries) == 1:
-            return entries[0]
-        package = served_package()
-        for cls in reversed(entries):
-            if cls.__module__.split(".")[0] == package:
-                return cls
-        return entries[-1]
-
-    def names_for(self, cls: type) -> list[str]:
-        """The type names of `cls` and every registered subclass of it (for proxy querysets)."""
-        return sorted(
-            name for name, entries in self._classes[cls._meta.concrete_model].items()
-            if any(issubclass(entry, cls) for entry in entries)
-        )
-
-
-registry = TypeRegistry()
 
 
 def _private_app_label(module: str) -> str:

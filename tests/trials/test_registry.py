@@ -9,11 +9,11 @@ from django.apps import apps
 from django.core.management import call_command
 
 from experiments.models import Participant
+from experiments.row_classes import registry
 from experiments.timeline.elements import ExperimentError
 from trials.chain import ChainNetwork, ChainTrial
 from trials.models import Network, Node, Trial
 from trials.static import StaticNode, StaticTrial
-from trials.typed import registry
 
 from . import sources
 from .helpers import run_bot
