@@ -143,26 +143,26 @@ class TrialMaker(Module):
             return synced.build_body(self, *synced.trial_pages_for(self))
         label = self.id
         trial_pages: list[Any] = [
-            PageMaker(self._show_trial, time_estimate=self.trial_class.time_estimate, label=f"{label}:trial"),
-            CodeBlock(self._finish_trial, label=f"{label}:finish"),
+            PageMaker(self.step_show_trial, time_estimate=self.trial_class.time_estimate, label=f"{label}:trial"),
+            CodeBlock(self.step_finish_trial, label=f"{label}:finish"),
         ]
         if self.trial_class.show_feedback is not Trial.show_feedback:
             trial_pages.append(conditional(
-                f"{label}:feedback", self._has_feedback,
-                PageMaker(self._show_feedback, time_estimate=0, label=f"{label}:feedback_page"),
+                f"{label}:feedback", self.step_has_feedback,
+                PageMaker(self.step_show_feedback, time_estimate=0, label=f"{label}:feedback_page"),
             ))
         return join(
-            CodeBlock(self._start, label=f"{label}:start"),
+            CodeBlock(self.step_start, label=f"{label}:start"),
             while_loop(
-                f"{label}:trials", self._prepare_next,
-                switch(f"{label}:mode", self._mode, {
+                f"{label}:trials", self.step_prepare_next,
+                switch(f"{label}:mode", self.step_mode, {
                     "trial": trial_pages,
                     WAIT: WaitPage(self.wait_page_time, "Please wait a moment: the next trial is being prepared.",
                                    label=f"{label}:wait", time_estimate=0),
                 }),
                 expected_repetitions=self.expected_trials_per_participant + self.n_repeat_trials,
             ),
-            CodeBlock(self._end, label=f"{label}:end"),
+            CodeBlock(self.step_end, label=f"{label}:end"),
         )
 
     def compile(self, b) -> None:
@@ -196,26 +196,26 @@ class TrialMaker(Module):
             cache[trial_id] = trial
         return cache[trial_id]
 
-    def _take(self, participant, state: dict[str, Any], trial: Trial) -> None:
+    def take_trial(self, participant, state: dict[str, Any], trial: Trial) -> None:
         state["trial"] = trial.pk
         state["number"] = trial.number
         state["n_repeat" if trial.is_repeat_trial else "n_trials"] += 1
         trial.participant = participant
         participant.extra.setdefault("trials", {})[trial.pk] = trial
 
-    # --- the steps the body runs ----------------------------------------------------------------
+    # --- the steps the body runs (public: synced makers compose them into their own body) -------
 
-    def _start(self, participant, experiment) -> None:
+    def step_start(self, participant, experiment) -> None:
         state = self.state(participant)
         state.update(trial=None, mode=None, waiting_since=None)
 
-    def _prepare_next(self, participant, experiment) -> bool:
+    def step_prepare_next(self, participant, experiment) -> bool:
         state = self.state(participant)
         state["trial"] = None
-        state["mode"] = None if participant.failed else self._allocate(participant, experiment, state)
+        state["mode"] = None if participant.failed else self.step_allocate(participant, experiment, state)
         return state["mode"] is not None
 
-    def _allocate(self, participant, experiment, state: dict[str, Any]) -> str | None:
+    def step_allocate(self, participant, experiment, state: dict[str, Any]) -> str | None:
         if state["phase"] == "main":
             cap = self.max_trials_per_participant
             if cap is None or state["n_trials"] < cap:
@@ -223,7 +223,7 @@ class TrialMaker(Module):
                                             number=state["number"] + 1)
                 if isinstance(result, Trial):
                     state["waiting_since"] = None
-                    self._take(participant, state, result)
+                    self.take_trial(participant, state, result)
                     return "trial"
                 if result == WAIT and self.wait_for_trials:
                     since = state["waiting_since"] = state["waiting_since"] or time.time()
@@ -235,34 +235,34 @@ class TrialMaker(Module):
                 trial = services.repeat_trial_create(maker=self, participant=participant, experiment=experiment,
                                                      number=state["number"] + 1)
                 if trial is not None:
-                    self._take(participant, state, trial)
+                    self.take_trial(participant, state, trial)
                     return "trial"
             state["phase"] = "done"
         return None
 
-    def _mode(self, participant) -> str | None:
+    def step_mode(self, participant) -> str | None:
         return self.state(participant)["mode"]
 
-    def _show_trial(self, participant, experiment):
+    def step_show_trial(self, participant, experiment):
         trial = self.current_trial(participant)
         if trial is None:
             raise ExperimentError(f"trial maker '{self.id}': no current trial to show")
         return trial.show_trial(experiment=experiment, participant=participant)
 
-    def _finish_trial(self, participant, experiment) -> None:
+    def step_finish_trial(self, participant, experiment) -> None:
         trial = self.current_trial(participant)
         if trial is not None and not trial.finalized:
             services.trial_finalize(maker=self, trial=trial, participant=participant, experiment=experiment,
                                     answer=participant.answer)
 
-    def _has_feedback(self, participant, experiment) -> bool:
+    def step_has_feedback(self, participant, experiment) -> bool:
         trial = self.current_trial(participant)
         return trial is not None and trial.show_feedback(experiment=experiment, participant=participant) is not None
 
-    def _show_feedback(self, participant, experiment):
+    def step_show_feedback(self, participant, experiment):
         return self.current_trial(participant).show_feedback(experiment=experiment, participant=participant)
 
-    def _end(self, participant, experiment) -> None:
+    def step_end(self, participant, experiment) -> None:
         state = self.state(participant)
         state.update(trial=None, mode=None, phase="done")
         if self.check_performance_at_end and not participant.failed:

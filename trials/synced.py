@@ -83,7 +83,7 @@ def build_body(maker: "TrialMaker", trial_pages: list[Any], feedback: list[Any])
     barrier_options = {"group_type": maker.sync_group_type, "max_wait_time": maker.sync_max_wait_time,
                        "on_timeout": maker.sync_on_timeout}
     body = join(
-        CodeBlock(maker._start, label=f"{label}:start"),
+        CodeBlock(maker.step_start, label=f"{label}:start"),
         while_loop(
             f"{label}:rounds", lambda participant: more_rounds(maker, participant),
             join(
@@ -96,7 +96,7 @@ def build_body(maker: "TrialMaker", trial_pages: list[Any], feedback: list[Any])
                              **barrier_options),
                 CodeBlock(lambda participant, experiment: follow(maker, participant, experiment),
                           label=f"{label}:follow"),
-                conditional(f"{label}:has_trial", lambda participant: maker._mode(participant) == "trial", [
+                conditional(f"{label}:has_trial", lambda participant: maker.step_mode(participant) == "trial", [
                     *trial_pages,
                     GroupBarrier(ROUND_BARRIER, on_release=lambda group, participants, experiment:
                                  round_complete(maker, group, participants, experiment), **barrier_options),
@@ -105,7 +105,7 @@ def build_body(maker: "TrialMaker", trial_pages: list[Any], feedback: list[Any])
             ),
             expected_repetitions=maker.expected_trials_per_participant,
         ),
-        CodeBlock(maker._end, label=f"{label}:end"),
+        CodeBlock(maker.step_end, label=f"{label}:end"),
     )
     namespace_barriers(body, maker.id)
     return body
@@ -115,14 +115,14 @@ def trial_pages_for(maker: "TrialMaker") -> tuple[list[Any], list[Any]]:
     """(trial pages + storing the answer, feedback) as the unsynced body has them."""
     label = maker.id
     pages = [
-        PageMaker(maker._show_trial, time_estimate=maker.trial_class.time_estimate, label=f"{label}:trial"),
-        CodeBlock(maker._finish_trial, label=f"{label}:finish"),
+        PageMaker(maker.step_show_trial, time_estimate=maker.trial_class.time_estimate, label=f"{label}:trial"),
+        CodeBlock(maker.step_finish_trial, label=f"{label}:finish"),
     ]
     feedback = []
     if maker.trial_class.show_feedback is not Trial.show_feedback:
         feedback.append(conditional(
-            f"{label}:feedback", maker._has_feedback,
-            PageMaker(maker._show_feedback, time_estimate=0, label=f"{label}:feedback_page"),
+            f"{label}:feedback", maker.step_has_feedback,
+            PageMaker(maker.step_show_feedback, time_estimate=0, label=f"{label}:feedback_page"),
         ))
     return pages, feedback
 
@@ -147,7 +147,7 @@ def lead(maker: "TrialMaker", participant, experiment) -> bool:
         state.update(mode=None, led=False)
         return False
     state["led"] = True
-    state["mode"] = maker._allocate(participant, experiment, state)
+    state["mode"] = maker.step_allocate(participant, experiment, state)
     return state["mode"] == WAIT
 
 
@@ -197,7 +197,7 @@ def follow(maker: "TrialMaker", participant, experiment) -> None:
     trial = services.sync_trial_create(maker=maker, participant=participant, experiment=experiment,
                                        node_id=decision["node"], network_id=decision.get("network"),
                                        number=state["number"] + 1)
-    maker._take(participant, state, trial)
+    maker.take_trial(participant, state, trial)
     state["mode"] = "trial"
 
 
