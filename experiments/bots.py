@@ -7,11 +7,31 @@
 `GET /api/p/<token>/page`, `POST /api/p/<token>/response`). Both stop at a terminal page, and
 after `max_pages` pages, so a timeline that loops forever cannot hang them.
 
-After `run()`: `bot.complete`, `bot.failed`, `bot.failed_reason`, `bot.participant`,
-`bot.responses` (each with `.page_label` and `.answer`), `bot.pages` (labels answered).
+A bot is the participant it drives: `bot.var`, `bot.trials`, `bot.assets`, `bot.id` and every
+other attribute of the participant are read from it (as PsyNet's bots are participants). Its own
+attributes, after `run()`: `bot.complete`, `bot.failed` (the participant failed or the bot
+errored), `bot.failed_reason`, `bot.participant`, `bot.responses` (each with `.page_label` and
+`.answer`), `bot.pages` (labels answered), `bot.payload` (the last page's JSON).
+
+In-process bots see what a person's browser gets: each page is built as the page API's JSON
+(`rest.page_json`) and the page's HTML (`views.page_html`), so a page that would answer 500 to a
+person fails the bot; and each answer is sent as JSON and parsed by the API's parser, as a
+browser's is, so an answer a browser could not send fails the bot too.
+
+Bots over HTTP enter as bots only with the deployment's bot token (header `BOT_TOKEN_HEADER`),
+or on a DEBUG server: a visitor's `?recruiter=bot` never makes them one.
+
+Waiting: a page held until others arrive (a barrier) is polled, not answered, until the
+barrier's deadline (plus a margin for beat to enforce it) or `MAX_HOLD`; consecutive wait pages
+(a trial maker waiting for nodes) are paced and bounded by time, not by `max_pages`.
 """
 
+import hashlib
+import hmac
+import io
+import json
 import re
+import threading
 import time
 import traceback
 import uuid
@@ -22,7 +42,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from django.conf import settings
 from django.db import DatabaseError, connections
+from django.utils import timezone
 
 from . import services
 from .experiment import Experiment
@@ -33,12 +55,36 @@ from .timeline.injection import MissingArgument
 from .timeline.pages import Page, WaitPage
 from .timeline.program import ShowPage
 
-#: Pages a bot answers before it decides the timeline never ends.
+#: Pages a bot answers before it decides the timeline never ends (wait pages do not count).
 DEFAULT_MAX_PAGES = 1000
 #: A page that moves on by itself once others arrive (a barrier's waiting page) is polled this
-#: often, for at most this long, instead of being answered over and over.
+#: often, for at most this long (or until the barrier's deadline and `DEADLINE_GRACE` more, when
+#: that is later), instead of being answered over and over.
 HOLD_POLL = 0.05
 MAX_HOLD = 120.0
+DEADLINE_GRACE = 30.0
+#: A wait page met again right after a wait page (a trial maker waiting for its nodes) is
+#: answered after at most this many seconds, for at most MAX_HOLD in a row.
+WAIT_REPEAT_POLL = 0.2
+#: The header an HTTP bot sends its bot token in (see `bot_token`).
+BOT_TOKEN_HEADER = "X-Chorus-Bot-Token"
+
+
+def bot_token() -> str:
+    """The secret that lets an HTTP client enter as a bot: settings.BOT_TOKEN, or else one
+    derived from SECRET_KEY, so `manage.py bots --url` run with the server's settings has it."""
+    configured = getattr(settings, "BOT_TOKEN", "") or ""
+    if configured:
+        return configured
+    return hmac.new(settings.SECRET_KEY.encode(), b"chorus-bots", hashlib.sha256).hexdigest()
+
+
+def bot_entry_allowed(headers: Any) -> bool:
+    """May this request enter as a bot? Only with the bot token, or on a DEBUG server."""
+    if settings.DEBUG:
+        return True
+    sent = headers.get(BOT_TOKEN_HEADER, "")
+    return bool(sent) and hmac.compare_digest(str(sent).encode(), bot_token().encode())
 
 
 class BotError(Exception):
@@ -71,7 +117,26 @@ class BaseBot:
         self.traceback = ""
         self.started = False
         self.finished = False
+        self.payload: dict[str, Any] = {}
+        self.stop_event: threading.Event | None = None
         self._held_since: float | None = None
+        self._hold_status: dict[str, Any] = {}
+        self._waiting_since: float | None = None
+        self._previous_was_wait = False
+
+    # -- the bot is the participant it drives ------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        """Attributes the bot lacks are the participant's (`bot.var`, `bot.trials`, `bot.id`...)."""
+        if name.startswith("_") or name == "participant":
+            raise AttributeError(name)
+        participant = self.participant
+        if participant is None:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r} (and no "
+                                 "participant yet: the bot has not started)")
+        try:
+            return getattr(participant, name)
+        except AttributeError:
+            raise AttributeError(f"neither the bot nor its participant has an attribute {name!r}") from None
 
     # -- what subclasses provide -------------------------------------------------------------
     def _start(self) -> None:
@@ -99,7 +164,8 @@ class BaseBot:
         return "the participant failed"
 
     def _held(self) -> bool:
-        """True while the page waits for others (e.g. at a barrier): poll, do not answer."""
+        """True while the page waits for others (e.g. at a barrier): poll, do not answer.
+        Subclasses keep what the barrier said in `_hold_status` (barrier, message, deadline)."""
         return False
 
     # -- the loop ------------------------------------------------------------------------------
@@ -122,6 +188,8 @@ class BaseBot:
         if not self.started:
             self._start()
             self.started = True
+        if self.stop_event is not None and self.stop_event.is_set():
+            raise BotError("stopped before the end (the run was interrupted)")
         label, terminal, is_wait = self._current()
         if terminal:
             self.finished = True
@@ -129,23 +197,61 @@ class BaseBot:
         if self._held():
             now = time.monotonic()
             self._held_since = self._held_since or now
-            if now - self._held_since > MAX_HOLD:
-                raise BotError(f"waited {MAX_HOLD:.0f} s on '{label}' for other participants; "
-                               "run enough bots at once (--parallel)")
+            if now - self._held_since > self._hold_limit():
+                raise BotError(self._hold_hint(label, now - self._held_since))
             time.sleep(HOLD_POLL)
             return False
         self._held_since = None
-        if self.steps >= self.max_pages:
-            raise BotError(
-                f"took {self.max_pages} pages without reaching an end page (now on '{label}'); "
-                "does a loop never end? (raise max_pages if the experiment is really this long)"
-            )
-        self.steps += 1
+        if is_wait:
+            # Wait pages do not count as pages taken; a run of them is bounded by time.
+            now = time.monotonic()
+            if self._previous_was_wait:
+                if now - (self._waiting_since or now) > MAX_HOLD:
+                    raise BotError(
+                        f"stayed {MAX_HOLD:.0f} s on wait page '{label}', shown again and again: the "
+                        "timeline is waiting for something that does not happen (for a trial maker: "
+                        "its nodes are not ready, i.e. async_on_deploy has not run or keeps failing: "
+                        "is a Celery worker running?)")
+                time.sleep(min(WAIT_REPEAT_POLL, float(self.payload.get("auto_submit_after") or 0)))
+            else:
+                self._waiting_since = now
+        else:
+            if self.steps >= self.max_pages:
+                tail = ", ".join(self.pages[-6:])
+                raise BotError(
+                    f"took {self.max_pages} pages without reaching an end page (now on '{label}', "
+                    f"after {tail}): a loop whose condition never ends it? (raise --max-pages if the "
+                    "experiment is really this long)")
+            self.steps += 1
+        self._previous_was_wait = is_wait
         answer = self._answer()
         if is_wait and self.wait > 0:
             time.sleep(self.wait)
         self._submit(label, answer)
         return False
+
+    def _hold_limit(self) -> float:
+        """MAX_HOLD, or until the barrier's deadline has passed and beat had time to act on it."""
+        deadline = self._hold_status.get("deadline")
+        if not deadline:
+            return MAX_HOLD
+        from datetime import datetime
+
+        remaining = (datetime.fromisoformat(deadline) - timezone.now()).total_seconds()
+        return max(MAX_HOLD, (time.monotonic() - (self._held_since or time.monotonic()))
+                   + remaining + DEADLINE_GRACE)
+
+    def _hold_hint(self, label: str, waited: float) -> str:
+        status = self._hold_status
+        where = f"at barrier '{status['barrier']}'" if status.get("barrier") else f"on '{label}'"
+        said = f" ({status['message']})" if status.get("message") else ""
+        if status.get("deadline"):
+            return (f"waited {waited:.0f} s {where}{said}, past its max_wait_time deadline "
+                    f"{status['deadline']}: nothing timed it out, so no Celery beat is running "
+                    "(test_experiment starts one unless --no-worker)")
+        return (f"waited {waited:.0f} s {where}{said} for other participants who never came: "
+                "run as many bots at once as the group needs (--n, --parallel), or give the "
+                "barrier a max_wait_time")
 
     def run(self) -> "BaseBot":
         """Take pages until a terminal page. Errors are kept on the bot (`error`, `failed_reason`)."""
@@ -187,8 +293,10 @@ class Bot(BaseBot):
         self.assignment_id = assignment_id
         self.entry_params = entry_params or {}
         self.participant: Participant | None = None
+        self.html = ""
         self._runner: Runner | None = None
         self._page: Page | None = None
+        self._shown: tuple[Any, str] | None = None
 
     def _start(self) -> None:
         self.participant = services.participant_create(
@@ -200,7 +308,28 @@ class Bot(BaseBot):
         experiment = self.experiment
         self._runner = Runner(experiment.program, experiment, self.participant)
         self._page = self._runner.current_page()
+        self._show(self._page)
         return self._page.label, self._page.terminal, isinstance(self._page, WaitPage)
+
+    def _show(self, page: Page) -> None:
+        """Build the page as a person's browser gets it: the page API's JSON and the page's HTML.
+        Once per page shown (polling a held page does not build it again)."""
+        shown = (self.participant.page_uuid, page.label)
+        if shown == self._shown:
+            return
+        from .rest import page_json
+        from .selectors import page_payload
+        from .views import page_html
+
+        payload = page_payload(self.participant, page=page)
+        try:
+            self.payload = json.loads(page_json(payload))
+            self.html = page_html(payload, token=self.participant.token)
+        except Exception as exc:
+            raise BotError(
+                f"page '{page.label}' cannot be shown to a participant (their browser would get a "
+                f"500): {type(exc).__name__}: {exc}") from exc
+        self._shown = shown
 
     def _answer(self) -> Any:
         return self._page.get_bot_response(self._runner.available())
@@ -210,13 +339,18 @@ class Bot(BaseBot):
         if should_wait is None:
             return False
         self.participant.refresh_from_db()   # the server may have moved them meanwhile
+        status = getattr(self._page, "bot_wait_status", None)
+        if status is not None:
+            self._hold_status = status(self.participant)
+            return bool(self._hold_status.get("waiting")) and not self._hold_status.get("released")
         return bool(should_wait(self.participant))
 
     def _submit(self, label: str, answer: Any) -> None:
+        raw = as_sent_by_browser(label, answer)
         try:
             result = services.response_submit(
                 token=self.participant.token, page_uuid=self.participant.page_uuid,
-                raw_answer=answer, metadata={"bot": True},
+                raw_answer=raw, metadata={"bot": True},
             )
         except services.SubmitError as exc:
             raise BotError(f"page '{label}' refused the bot's answer {answer!r} "
@@ -256,7 +390,7 @@ class HTTPBot(BaseBot):
         self.session = session or requests.Session()
         self.timeout = timeout
         self.token: str | None = None
-        self.payload: dict[str, Any] = {}
+        self.session.headers[BOT_TOKEN_HEADER] = bot_token()
         self._experiment_loaded = kwargs.get("experiment") is not None
         self._db_usable = True
 
@@ -320,6 +454,7 @@ class HTTPBot(BaseBot):
         if status.get("page_uuid") != self.payload.get("page_uuid"):
             self.payload = self._json(self.session.get(self._api("page"), timeout=self.timeout), "GET page")
             return False
+        self._hold_status = status
         return bool(status.get("waiting")) and not status.get("released")
 
     def _answer(self) -> Any:
@@ -382,6 +517,27 @@ class HTTPBot(BaseBot):
         return f"the participant failed (ended on page '{self.payload.get('label')}')"
 
 
+def as_sent_by_browser(label: str, answer: Any) -> Any:
+    """The answer as the participant API receives it from a browser: JSON, parsed by the API's
+    own parser. An answer a browser could not send fails the bot here."""
+    from rest_framework.exceptions import ParseError
+
+    from .rest import StrictJSONParser
+
+    try:
+        text = json.dumps(answer, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise BotError(
+            f"page '{label}': the bot's answer {answer!r} cannot be sent as JSON, as a browser sends "
+            f"answers ({exc}); make its bot_response a JSON value (str, number, bool, None, list, "
+            "dict): Chorus submits bot_response as the raw answer, as a browser would") from None
+    try:
+        return StrictJSONParser().parse(io.BytesIO(text.encode()))
+    except ParseError as exc:
+        raise BotError(f"page '{label}': the participant API would refuse the bot's answer "
+                       f"{answer!r} (400): {exc.detail}") from None
+
+
 def answer_from_payload(control: dict[str, Any]) -> Any:
     """A valid answer for a built-in control, from its JSON description alone."""
     kind = control.get("kind")
@@ -431,10 +587,13 @@ def run_bots(n: int, *, parallel: int = 1, url: str | None = None,
         raise ValueError("parallel must be at least 1")
     experiment = None if url else get_experiment()
 
+    stop = threading.Event()
+
     def make() -> BaseBot:
-        if url:
-            return HTTPBot(url, max_pages=max_pages, wait=wait)
-        return Bot(experiment=experiment, max_pages=max_pages, wait=wait)
+        bot = (HTTPBot(url, max_pages=max_pages, wait=wait) if url
+               else Bot(experiment=experiment, max_pages=max_pages, wait=wait))
+        bot.stop_event = stop
+        return bot
 
     def run_in_thread() -> BaseBot:
         try:
@@ -453,9 +612,15 @@ def run_bots(n: int, *, parallel: int = 1, url: str | None = None,
     else:
         with ThreadPoolExecutor(max_workers=min(parallel, n)) as pool:
             futures = [pool.submit(run_in_thread) for _ in range(n)]
-            for future in as_completed(futures):
-                if on_done:
-                    on_done(future.result())
+            try:
+                for future in as_completed(futures):
+                    if on_done:
+                        on_done(future.result())
+            except BaseException:
+                # Ctrl-C (or SIGTERM) while bots run: they stop at their next page.
+                stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
             bots = [future.result() for future in futures]
     seconds = time.perf_counter() - start
     summary = BotRunSummary(

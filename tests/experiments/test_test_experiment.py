@@ -1,0 +1,201 @@
+"""`manage.py test_experiment`: it runs the experiment as a deployment does (its own Celery worker
+and beat, real processes on the test database), and it can never pass a broken run: a bot that
+errored or did not complete fails it whatever test_check_bot does; test_check_bots runs; what
+Chorus cannot honour is refused at load. Bots see what a person's browser gets."""
+
+import importlib
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from experiments.bots import Bot, HTTPBot
+from experiments.deployment import deployment_ensure
+from experiments.loading import ExperimentLoadError, load_experiment
+from experiments.models import Participant
+from experiments.trials.models import Node
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_test_experiment(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("test_experiment", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def failing_test_experiment(*args: str) -> str:
+    out = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("test_experiment", *args, stdout=out, stderr=StringIO())
+    assert excinfo.value.returncode == 1
+    return f"{out.getvalue()}\n{excinfo.value}"
+
+
+# --- a broken run never passes ----------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_crashed_bot_fails_the_run_though_test_check_bot_skips_super(use_experiment):
+    use_experiment(FIXTURES / "bot_crash_no_super")
+    text = failing_test_experiment("--no-worker")
+    assert "FAIL: 2 of 2 bots failed for 'Crash without super'" in text
+    assert "bot stopped with an error: RuntimeError: the bot_response function crashed" in text
+
+
+@pytest.mark.django_db
+def test_a_bot_that_did_not_complete_fails_the_run_though_test_check_bot_skips_super(use_experiment):
+    use_experiment(FIXTURES / "bot_screened_no_super")
+    text = failing_test_experiment("--no-worker")
+    assert "bot did not complete the experiment: screened out" in text
+
+
+@pytest.mark.django_db
+def test_test_check_bots_runs_on_all_bots_and_can_fail_the_run(use_experiment):
+    use_experiment(FIXTURES / "group_check")
+    module = importlib.import_module(type(load_experiment(FIXTURES / "group_check")).__module__)
+    module.SEEN.clear()
+    text = failing_test_experiment("--no-worker")
+    # Every bot passed test_check_bot (PsyNet-style: bot.var, bot.id, bot.trials...), then
+    # the group check saw the three of them, and failed the run.
+    assert "FAIL: test_check_bots failed for 'Group check'" in text
+    assert "test_check_bots: the group check saw 3 bots" in text
+    assert module.SEEN == [sorted(Participant.objects.values_list("id", flat=True))]
+
+
+@pytest.mark.parametrize(("fixture", "message"), [
+    ("test_serial_scripted", "Scripted.test_serial_run_bots: Chorus has no scripted bot driver"),
+    ("test_serial_sync", "SerialSync.test_mode = 'serial' cannot work with sync elements (SimpleGrouper)"),
+])
+def test_psynet_test_options_chorus_cannot_honour_are_refused_at_load(fixture, message):
+    with pytest.raises(ExperimentLoadError) as excinfo:
+        load_experiment(FIXTURES / fixture)
+    assert message in str(excinfo.value) and "Remove" in str(excinfo.value)
+
+
+# --- the bot is the participant it drives -------------------------------------------------------
+@pytest.mark.django_db
+def test_the_bot_reads_as_its_participant(use_experiment):
+    use_experiment(ROOT / "demos" / "static")
+    deployment_ensure(experiment=load_experiment(ROOT / "demos" / "static"))
+    bot = Bot().run()
+    assert bot.complete and not bot.failed
+    assert bot.id == bot.participant.id and bot.token == bot.participant.token
+    assert bot.trials.count() == 10 and bot.var.get("missing", 1) == 1
+    assert bot.assets == {} and bot.is_bot
+    assert bot.pages and bot.responses  # the bot's own attributes are still the bot's
+    with pytest.raises(AttributeError, match="neither the bot nor its participant has an attribute 'nope'"):
+        bot.nope  # noqa: B018
+
+
+# --- bots see what a browser gets -------------------------------------------------------------
+@pytest.mark.django_db
+def test_markup_prompts_are_shown_as_html_and_plain_text_stays_escaped(use_experiment):
+    use_experiment(FIXTURES / "markup_prompts")
+    client = Client()
+    token = client.get("/start/")["Location"].rstrip("/").rsplit("/", 1)[-1]
+    seen = {}
+    while True:
+        page = client.get(f"/api/p/{token}/page").json()
+        html = client.get(f"/p/{token}/").content.decode()
+        seen[page["label"]] = (page["prompt"], html)
+        if page["terminal"]:
+            break
+        client.post(f"/api/p/{token}/response", {"page_uuid": page["page_uuid"]}, content_type="application/json")
+    for label, tag in [("safe", "<b>django safe</b>"), ("markup", "<i>markupsafe</i>"),
+                       ("tag", "<em>rendered tag</em>")]:
+        prompt, html = seen[label]
+        assert prompt["html"] is True and prompt["text"] == tag
+        assert tag in html and "&lt;" not in html.split('id="prompt-text"')[1].split("</div>")[0]
+    prompt, html = seen["plain"]
+    assert prompt["html"] is False and "&lt;b&gt;plain text&lt;/b&gt;" in html and "<b>plain" not in html
+
+    bot = Bot().run()  # in-process bots build the same HTML
+    assert bot.complete, bot.failed_reason
+    assert bot.payload["label"] == "end_successful"
+
+
+@pytest.mark.django_db
+def test_a_page_a_person_would_get_as_a_500_fails_the_bot(use_experiment):
+    use_experiment(FIXTURES / "page_unshowable")
+    client = Client(raise_request_exception=False)
+    token = client.get("/start/")["Location"].rstrip("/").rsplit("/", 1)[-1]
+    page = client.get(f"/api/p/{token}/page").json()
+    client.post(f"/api/p/{token}/response", {"page_uuid": page["page_uuid"]}, content_type="application/json")
+    assert client.get(f"/api/p/{token}/page").status_code == 500  # what a person would get
+    assert client.get(f"/p/{token}/").status_code == 500
+
+    bot = Bot().run()
+    assert bot.failed and not bot.complete
+    assert ("page 'colour' cannot be shown to a participant (their browser would get a 500): "
+            "TypeError: Object of type Colour is not JSON serializable") in bot.failed_reason
+    assert bot.pages == ["hello"]
+
+
+@pytest.mark.django_db
+def test_an_answer_a_browser_could_not_send_fails_the_bot(use_experiment):
+    use_experiment(FIXTURES / "bot_unsendable")
+    bot = Bot().run()
+    assert bot.failed and "page 'pick': the bot's answer Decimal('7') cannot be sent as JSON" in bot.failed_reason
+    assert bot.participant.responses.count() == 0
+
+
+# --- entering as a bot over HTTP --------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_visitor_with_recruiter_bot_in_the_query_string_is_not_a_bot(use_experiment):
+    use_experiment(ROOT / "demos" / "static_audio")
+    reply = Client().get("/start/", {"recruiter": "bot", "worker_id": "w1"})
+    assert reply.status_code == 302
+    visitor = Participant.objects.get(worker_id="w1")
+    assert not visitor.is_bot
+    # A wrong token does not make them one either.
+    Client().get("/start/", {"recruiter": "bot", "worker_id": "w2"}, headers={"X-Chorus-Bot-Token": "guess"})
+    assert not Participant.objects.get(worker_id="w2").is_bot
+
+
+@pytest.mark.django_db
+def test_bots_enter_as_bots_with_the_bot_token_or_on_a_debug_server(settings):
+    from experiments.bots import bot_token
+
+    Client().get("/start/", {"recruiter": "bot", "worker_id": "b1"}, headers={"X-Chorus-Bot-Token": bot_token()})
+    assert Participant.objects.get(worker_id="b1").is_bot
+    settings.BOT_TOKEN = "configured-secret"
+    Client().get("/start/", {"recruiter": "bot", "worker_id": "b2"}, headers={"X-Chorus-Bot-Token": "configured-secret"})
+    assert Participant.objects.get(worker_id="b2").is_bot
+    settings.DEBUG = True
+    Client().get("/start/", {"recruiter": "bot", "worker_id": "b3"})
+    assert Participant.objects.get(worker_id="b3").is_bot
+
+
+def test_http_bots_send_the_token_and_their_recordings_are_bot_media(live_server, use_experiment):
+    use_experiment(ROOT / "demos" / "static_audio")
+    bot = HTTPBot(live_server.url).run()
+    assert bot.complete, bot.failed_reason
+    assert bot.participant.is_bot
+
+
+# --- a worker and beat, as in a deployment --------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_test_experiment_finishes_nodes_that_need_async_on_deploy(use_experiment):
+    use_experiment(FIXTURES / "async_nodes")
+    out, _ = run_test_experiment()
+    assert "Started a Celery worker and beat" in out
+    assert "PASS: 2 bots took 'Async nodes', completed it and passed its checks" in out
+    assert not Node.objects.filter(ready=False).exists()
+    assert sorted(n.vars["synthesized"] for n in Node.objects.all()) == [0, 2, 4]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_test_experiment_lets_max_wait_time_fire(use_experiment):
+    use_experiment(FIXTURES / "max_wait")
+    out, _ = run_test_experiment()
+    assert "PASS: 1 bots took 'Max wait', completed it and passed its checks" in out
+    assert Participant.objects.get().responses.filter(page_label="alone").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_test_experiment_passes_static_audio_whose_check_reads_bot_trials(use_experiment):
+    use_experiment(ROOT / "demos" / "static_audio")
+    out, _ = run_test_experiment()
+    assert "PASS: 2 bots took 'Static audio'" in out
