@@ -22,8 +22,9 @@ Bots over HTTP enter as bots only with the deployment's bot token (header `BOT_T
 or on a DEBUG server: a visitor's `?recruiter=bot` never makes them one.
 
 Waiting: a page held until others arrive (a barrier) is polled, not answered, until the
-barrier's deadline (plus a margin for beat to enforce it) or `MAX_HOLD`; consecutive wait pages
-(a trial maker waiting for nodes) are paced and bounded by time, not by `max_pages`.
+barrier's deadline (plus a margin for beat to enforce it) or `max_hold` seconds; consecutive wait
+pages (a trial maker waiting for nodes) are paced and bounded by `max_hold` too, not by
+`max_pages`. When a bot gives up, its error says what it waited for.
 """
 
 import hashlib
@@ -58,13 +59,13 @@ from .timeline.program import ShowPage
 #: Pages a bot answers before it decides the timeline never ends (wait pages do not count).
 DEFAULT_MAX_PAGES = 1000
 #: A page that moves on by itself once others arrive (a barrier's waiting page) is polled this
-#: often, for at most this long (or until the barrier's deadline and `DEADLINE_GRACE` more, when
-#: that is later), instead of being answered over and over.
+#: often, for at most `max_hold` seconds (default MAX_HOLD; or until the barrier's deadline and
+#: min(DEADLINE_GRACE, max_hold) more, when that is later), instead of being answered over and over.
 HOLD_POLL = 0.05
 MAX_HOLD = 120.0
 DEADLINE_GRACE = 30.0
 #: A wait page met again right after a wait page (a trial maker waiting for its nodes) is
-#: answered after at most this many seconds, for at most MAX_HOLD in a row.
+#: answered after at most this many seconds, for at most `max_hold` seconds in a row.
 WAIT_REPEAT_POLL = 0.2
 #: The header an HTTP bot sends its bot token in (see `bot_token`).
 BOT_TOKEN_HEADER = "X-Chorus-Bot-Token"
@@ -103,9 +104,13 @@ class BaseBot:
     """The loop shared by both bots; subclasses say how to start, read a page and submit."""
 
     def __init__(self, *, worker_id: str | None = None, experiment: Experiment | None = None,
-                 max_pages: int = DEFAULT_MAX_PAGES, wait: float | None = None) -> None:
+                 max_pages: int = DEFAULT_MAX_PAGES, wait: float | None = None,
+                 max_hold: float = MAX_HOLD) -> None:
         if max_pages < 1:
             raise ValueError("max_pages must be at least 1")
+        if not max_hold > 0:
+            raise ValueError("max_hold must be more than 0 seconds")
+        self.max_hold = max_hold
         self.worker_id = worker_id or f"bot-{uuid.uuid4().hex[:12]}"
         self.max_pages = max_pages
         self._experiment = experiment
@@ -206,9 +211,9 @@ class BaseBot:
             # Wait pages do not count as pages taken; a run of them is bounded by time.
             now = time.monotonic()
             if self._previous_was_wait:
-                if now - (self._waiting_since or now) > MAX_HOLD:
+                if now - (self._waiting_since or now) > self.max_hold:
                     raise BotError(
-                        f"stayed {MAX_HOLD:.0f} s on wait page '{label}', shown again and again: the "
+                        f"stayed {self.max_hold:g} s on wait page '{label}', shown again and again: the "
                         "timeline is waiting for something that does not happen (for a trial maker: "
                         "its nodes are not ready, i.e. async_on_deploy has not run or keeps failing: "
                         "is a Celery worker running?)")
@@ -231,15 +236,15 @@ class BaseBot:
         return False
 
     def _hold_limit(self) -> float:
-        """MAX_HOLD, or until the barrier's deadline has passed and beat had time to act on it."""
+        """max_hold, or until the barrier's deadline has passed and beat had time to act on it."""
         deadline = self._hold_status.get("deadline")
         if not deadline:
-            return MAX_HOLD
+            return self.max_hold
         from datetime import datetime
 
         remaining = (datetime.fromisoformat(deadline) - timezone.now()).total_seconds()
-        return max(MAX_HOLD, (time.monotonic() - (self._held_since or time.monotonic()))
-                   + remaining + DEADLINE_GRACE)
+        return max(self.max_hold, (time.monotonic() - (self._held_since or time.monotonic()))
+                   + remaining + min(DEADLINE_GRACE, self.max_hold))
 
     def _hold_hint(self, label: str, waited: float) -> str:
         status = self._hold_status
@@ -574,7 +579,7 @@ class BotRunSummary:
 
 
 def run_bots(n: int, *, parallel: int = 1, url: str | None = None,
-             max_pages: int = DEFAULT_MAX_PAGES, wait: float | None = None,
+             max_pages: int = DEFAULT_MAX_PAGES, wait: float | None = None, max_hold: float = MAX_HOLD,
              on_done: Callable[[BaseBot], None] | None = None) -> tuple[list[BaseBot], BotRunSummary]:
     """Run `n` bots (`parallel` at a time, in threads), in process or over HTTP against `url`.
 
@@ -590,8 +595,8 @@ def run_bots(n: int, *, parallel: int = 1, url: str | None = None,
     stop = threading.Event()
 
     def make() -> BaseBot:
-        bot = (HTTPBot(url, max_pages=max_pages, wait=wait) if url
-               else Bot(experiment=experiment, max_pages=max_pages, wait=wait))
+        bot = (HTTPBot(url, max_pages=max_pages, wait=wait, max_hold=max_hold) if url
+               else Bot(experiment=experiment, max_pages=max_pages, wait=wait, max_hold=max_hold))
         bot.stop_event = stop
         return bot
 

@@ -195,6 +195,25 @@ def test_test_experiment_lets_max_wait_time_fire(use_experiment):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_without_a_worker_the_hints_name_the_nodes_that_are_not_ready(use_experiment):
+    use_experiment(FIXTURES / "async_nodes")
+    text = failing_test_experiment("--no-worker", "--max-wait", "1")
+    assert "stayed 1 s on wait page 'm:wait', shown again and again" in text
+    assert "is a Celery worker running?" in text
+    assert "hint: 3 node(s) are still not ready (their async_on_deploy has not finished)" in text
+    assert "hint: no worker was started (--no-worker)" in text
+    assert "does a loop never end" not in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_beat_the_hint_names_the_barrier_and_its_passed_deadline(use_experiment):
+    use_experiment(FIXTURES / "max_wait")
+    text = failing_test_experiment("--no-worker", "--max-wait", "1")
+    assert "waited" in text and "at barrier 'pairs_grouper' (1 of 2 participants needed are here)" in text
+    assert "past its max_wait_time deadline" in text and "no Celery beat is running" in text
+
+
+@pytest.mark.django_db(transaction=True)
 def test_test_experiment_passes_static_audio_whose_check_reads_bot_trials(use_experiment):
     use_experiment(ROOT / "demos" / "static_audio")
     out, _ = run_test_experiment()

@@ -3,9 +3,10 @@ a Celery worker and beat running as in a deployment, and the experiment checks t
 
 from django.core.management.base import BaseCommand, CommandError
 
-from experiments.bots import DEFAULT_MAX_PAGES, run_bots
+from experiments.bots import DEFAULT_MAX_PAGES, MAX_HOLD, BotError, run_bots
 from experiments.management.cli import (
     experiment_deployed,
+    positive_float,
     positive_int,
     progress_bar,
 )
@@ -28,6 +29,9 @@ class Command(BaseCommand):
                                  "or the experiment says test_mode = 'parallel')")
         parser.add_argument("--max-pages", type=positive_int, default=DEFAULT_MAX_PAGES,
                             help=f"a bot gives up after this many pages (default {DEFAULT_MAX_PAGES})")
+        parser.add_argument("--max-wait", type=positive_float, default=MAX_HOLD,
+                            help="seconds a bot waits for others at a barrier (past its deadline) or "
+                                 f"on a wait page shown again and again, before it gives up (default {MAX_HOLD:g})")
         parser.add_argument("--no-worker", action="store_true",
                             help="do not start a Celery worker and beat (a deployment's already run "
                                  "against this database and broker)")
@@ -59,7 +63,7 @@ class Command(BaseCommand):
     def _run(self, n, parallel, options):
         bar = progress_bar(self.stderr, total=n, desc="bots", unit="bot")
         try:
-            return run_bots(n, parallel=parallel, max_pages=options["max_pages"],
+            return run_bots(n, parallel=parallel, max_pages=options["max_pages"], max_hold=options["max_wait"],
                             on_done=lambda bot: bar.update(1))
         finally:
             bar.close()
@@ -68,7 +72,7 @@ class Command(BaseCommand):
         problems = bot_problems(experiment, bots)
         for index, bot, message in problems:
             self.stdout.write(self.style.ERROR(f"  bot {index} ({bot.worker_id}): {message}"))
-            if bot.traceback:
+            if bot.traceback and not isinstance(bot.error, BotError):  # BotErrors say it all
                 self.stderr.write(bot.traceback)
         if problems:
             for hint in stuck_hints(bots, processes_status):
