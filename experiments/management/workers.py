@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,7 +82,8 @@ def child_env(*, experiment_path: str) -> dict[str, str]:
 
 
 class Processes:
-    """The running worker and beat: `status()` says whether each is alive, `logs` where they log."""
+    """The running worker and beat: `status()` says whether each is alive, `logs` where they log
+    (`<name>.log` and `<name>.pid` in `folder`)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -96,6 +98,7 @@ class Processes:
                 [sys.executable, "-m", "celery", "-A", "config", *args], env=env,
                 cwd=settings.BASE_DIR, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
+        (self.folder / f"{name}.pid").write_text(str(self.popen[name].pid))
 
     def tail(self, name: str, lines: int = 15) -> str:
         try:
@@ -154,7 +157,7 @@ def worker_and_beat(*, experiment_path: str, log_dir: Path | None = None) -> Ite
     folder.mkdir(parents=True, exist_ok=True)
     processes = Processes(folder)
     previous = None
-    if threading_is_main():
+    if threading.current_thread() is threading.main_thread():
         def on_sigterm(signum, frame):
             raise SystemExit(128 + signum)
 
@@ -173,8 +176,3 @@ def worker_and_beat(*, experiment_path: str, log_dir: Path | None = None) -> Ite
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
-
-def threading_is_main() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()

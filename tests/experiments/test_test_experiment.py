@@ -4,18 +4,26 @@ errored or did not complete fails it whatever test_check_bot does; test_check_bo
 Chorus cannot honour is refused at load. Bots see what a person's browser gets."""
 
 import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
 from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.test import Client
 
 from experiments.bots import Bot, HTTPBot
 from experiments.deployment import deployment_ensure
 from experiments.loading import ExperimentLoadError, load_experiment
+from experiments.management.workers import database_url
 from experiments.models import Participant
 from experiments.trials.models import Node
+from sync.models import BarrierWait
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,3 +226,47 @@ def test_test_experiment_passes_static_audio_whose_check_reads_bot_trials(use_ex
     use_experiment(ROOT / "demos" / "static_audio")
     out, _ = run_test_experiment()
     assert "PASS: 2 bots took 'Static audio'" in out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.django_db(transaction=True)
+def test_ctrl_c_or_sigterm_stops_the_worker_and_beat_it_started(sig):
+    """The command as a user runs it, in its own process on this test database; interrupted while
+    its bot waits at a barrier, it leaves no worker or beat behind."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1",
+           "DATABASE_URL": database_url(), "REDIS_URL": django_settings.CELERY_BROKER_URL}
+    command = subprocess.Popen([sys.executable, "manage.py", "test_experiment", "--experiment",
+                                str(FIXTURES / "waits_forever")], cwd=ROOT, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        folder = None
+        for line in command.stdout:
+            if line.startswith("Started a Celery worker and beat (logs in "):
+                folder = Path(line.strip()[len("Started a Celery worker and beat (logs in "):-1])
+                break
+        assert folder is not None, "the command never started its worker and beat"
+        pids = [int((folder / f"{name}.pid").read_text()) for name in ("worker", "beat")]
+        assert all(alive(pid) for pid in pids)
+        wait_for(BarrierWait.objects.exists)  # the bot waits at the grouper
+        command.send_signal(sig)
+        assert command.wait(timeout=60) != 0
+        wait_for(lambda: not any(alive(pid) for pid in pids))
+    finally:
+        if command.poll() is None:
+            command.kill()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    """Poll until true; the timeout only ends a hung test, it asserts no speed."""
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, f"timed out waiting for {condition}"
+        time.sleep(0.1)

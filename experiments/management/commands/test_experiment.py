@@ -55,6 +55,8 @@ class Command(BaseCommand):
                     self.stdout.write(f"Started a Celery worker and beat (logs in {processes.folder})")
                     bots, summary = self._run(n, parallel, options)
                     processes_status = processes.status()  # as they were when the bots ended
+            except KeyboardInterrupt:
+                raise CommandError("interrupted: the bots, the worker and beat were stopped", returncode=130) from None
             except WorkerStartError as exc:
                 raise CommandError(f"{exc}\nFix the error above, or pass --no-worker if this "
                                    "deployment's workers already run.", returncode=1) from exc
