@@ -67,8 +67,10 @@ DEADLINE_GRACE = 30.0
 #: A wait page met again right after a wait page (a trial maker waiting for its nodes) is
 #: answered after at most this many seconds, for at most `max_hold` seconds in a row.
 WAIT_REPEAT_POLL = 0.2
-#: The header an HTTP bot sends its bot token in (see `bot_token`).
+#: The header an HTTP bot sends its bot token in (see `bot_token`), and the one /start/ answers
+#: with when it asked to be a bot without a valid token (it entered as a person).
 BOT_TOKEN_HEADER = "X-Chorus-Bot-Token"
+BOT_REFUSED_HEADER = "X-Chorus-Bot-Refused"
 
 
 def bot_token() -> str:
@@ -440,6 +442,11 @@ class HTTPBot(BaseBot):
         )
         if response.status_code != 200:
             raise BotError(f"GET /start/ answered {response.status_code}")
+        if any(BOT_REFUSED_HEADER in r.headers for r in [*response.history, response]):
+            raise BotError(
+                "the server did not take this bot's token, so it entered as a person, not a bot: "
+                "give this command the server's BOT_TOKEN (or its SECRET_KEY, from which the "
+                "default token derives), or run the server with DEBUG=true")
         match = re.search(r"/p/([^/?#]+)/?$", urlsplit(response.url).path)
         if match is None:
             raise BotError(f"/start/ did not lead to a participant page (ended at {response.url})")

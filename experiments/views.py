@@ -8,7 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from . import services
-from .bots import bot_entry_allowed
+from .bots import BOT_REFUSED_HEADER, bot_entry_allowed
 from .loading import get_experiment
 from .selectors import page_payload, participant_by_token
 
@@ -25,6 +25,8 @@ def client_ip(request: HttpRequest) -> str | None:
 def start(request: HttpRequest) -> HttpResponse:
     """`/start/?worker_id=..&assignment_id=..`: create a participant, send them to their page."""
     params = {k: v[:1024] for k, v in list(request.GET.items())[:50]}
+    wants_bot = params.get("recruiter") == "bot"
+    is_bot = wants_bot and bot_entry_allowed(request.headers)
     participant = services.participant_create(
         worker_id=params.get("worker_id", ""),
         assignment_id=params.get("assignment_id", ""),
@@ -34,9 +36,12 @@ def start(request: HttpRequest) -> HttpResponse:
         ip_address=client_ip(request),
         # HTTP bots (experiments.bots.HTTPBot) enter with recruiter=bot *and* the bot token (or
         # on a DEBUG server): a visitor's query string alone never makes them a bot.
-        is_bot=params.get("recruiter") == "bot" and bot_entry_allowed(request.headers),
+        is_bot=is_bot,
     )
-    return redirect("participant-page", token=participant.token)
+    response = redirect("participant-page", token=participant.token)
+    if wants_bot and not is_bot:
+        response[BOT_REFUSED_HEADER] = "no valid bot token: entered as a person"  # HTTPBot says so
+    return response
 
 
 @require_GET

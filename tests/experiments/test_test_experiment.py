@@ -176,6 +176,14 @@ def test_bots_enter_as_bots_with_the_bot_token_or_on_a_debug_server(settings):
     assert Participant.objects.get(worker_id="b3").is_bot
 
 
+def test_an_http_bot_without_the_servers_token_is_told_it_entered_as_a_person(live_server):
+    bot = HTTPBot(live_server.url)
+    bot.session.headers["X-Chorus-Bot-Token"] = "not the server's"
+    bot.run()
+    assert bot.failed and "the server did not take this bot's token" in bot.failed_reason
+    assert not Participant.objects.get().is_bot
+
+
 def test_http_bots_send_the_token_and_their_recordings_are_bot_media(live_server, use_experiment):
     use_experiment(ROOT / "demos" / "static_audio")
     bot = HTTPBot(live_server.url).run()
