@@ -278,3 +278,17 @@ def wait_for(condition, timeout: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < end, f"timed out waiting for {condition}"
         time.sleep(0.1)
+
+
+@pytest.mark.parametrize("db", [
+    {"USER": "postgres", "PASSWORD": "p@ss:w/rd", "HOST": "/tmp/a socket dir", "PORT": "5433", "NAME": "test_x",
+     "OPTIONS": {"sslmode": "disable"}},
+    {"USER": "postgres", "PASSWORD": "", "HOST": "127.0.0.1", "PORT": 5432, "NAME": "test_chorus"},
+])
+def test_the_children_get_a_database_url_naming_exactly_this_processs_database(db):
+    import dj_database_url
+
+    parsed = dj_database_url.parse(database_url(db))
+    for key in ("USER", "PASSWORD", "HOST", "NAME"):
+        assert parsed[key] == db[key]
+    assert int(parsed["PORT"]) == int(db["PORT"]) and (parsed.get("OPTIONS") or {}) == db.get("OPTIONS", {})
