@@ -230,6 +230,14 @@ def test_without_beat_the_hint_names_the_barrier_and_its_passed_deadline(use_exp
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_bot_alone_at_a_barrier_without_deadline_is_told_to_run_more_bots(use_experiment):
+    use_experiment(FIXTURES / "waits_forever")
+    text = failing_test_experiment("--max-wait", "1")  # with worker and beat: nothing frees it
+    assert "at barrier 'pairs_grouper' (1 of 2 participants needed are here) for other participants " \
+           "who never came: run as many bots at once as the group needs (--n, --parallel)" in text
+
+
+@pytest.mark.django_db(transaction=True)
 def test_test_experiment_passes_static_audio_whose_check_reads_bot_trials(use_experiment):
     use_experiment(ROOT / "demos" / "static_audio")
     out, _ = run_test_experiment()
