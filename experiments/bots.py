@@ -21,6 +21,10 @@ browser's is, so an answer a browser could not send fails the bot too.
 Bots over HTTP enter as bots only with the deployment's bot token (header `BOT_TOKEN_HEADER`),
 or on a DEBUG server: a visitor's `?recruiter=bot` never makes them one.
 
+Scripted steps (PsyNet's `test_serial_run_bots`): `bot.take_page(response=...)` answers one page
+(default: its bot_response) and moves past the wait pages after it; `run()` (alias
+`run_to_completion`) then takes the rest.
+
 Waiting: a page held until others arrive (a barrier) is polled, not answered, until the
 barrier's deadline (plus a margin for beat to enforce it) or `max_hold` seconds; consecutive wait
 pages (a trial maker waiting for nodes) are paced and bounded by `max_hold` too, not by
@@ -88,6 +92,9 @@ def bot_entry_allowed(headers: Any) -> bool:
         return True
     sent = headers.get(BOT_TOKEN_HEADER, "")
     return bool(sent) and hmac.compare_digest(str(sent).encode(), bot_token().encode())
+
+
+_UNSET: Any = object()
 
 
 class BotError(Exception):
@@ -262,6 +269,8 @@ class BaseBot:
 
     def run(self) -> "BaseBot":
         """Take pages until a terminal page. Errors are kept on the bot (`error`, `failed_reason`)."""
+        if self.error is not None:
+            return self  # a scripted step already failed it
         try:
             while not self.step():
                 pass
@@ -269,6 +278,47 @@ class BaseBot:
             self.error = exc
             self.traceback = traceback.format_exc()
         return self
+
+    #: PsyNet's name for `run`.
+    run_to_completion = run
+
+    # -- scripted steps (Experiment.test_serial_run_bots) --------------------------------------
+    def take_page(self, response: Any = _UNSET) -> "BaseBot":
+        """Answer the current page with `response` (default: the page's bot_response, as `run`
+        does), then move past the wait pages that follow, stopping where the bot must wait for
+        other participants (a barrier) or at the end. Raises BotError when there is no page to
+        take: the bot is at the end, or waits at a barrier for bots not stepped yet."""
+        if not self.started:
+            self._start()
+            self.started = True
+        self._pass_wait_pages()
+        label, terminal, _ = self._current()
+        if terminal:
+            raise BotError(f"take_page: the bot is already on the end page '{label}'")
+        if self._held():
+            raise BotError(f"take_page: the bot waits at '{label}' for other participants; "
+                           "take their pages first")
+        self.steps += 1
+        self._submit(label, self._answer() if response is _UNSET else response)
+        self._pass_wait_pages()
+        return self
+
+    def _pass_wait_pages(self) -> None:
+        """Submit wait pages (and released barrier pages) until a page to answer, a barrier that
+        still holds, or the end."""
+        for _ in range(self.max_pages):
+            label, terminal, is_wait = self._current()
+            if terminal:
+                self.finished = True
+                return
+            if self._held() or not (is_wait or self._waits_for_others()):
+                return
+            self._submit(label, self._answer())
+        raise BotError(f"take_page: still on wait pages after {self.max_pages} of them")
+
+    def _waits_for_others(self) -> bool:
+        """Is the current page one that moves on once others arrive (a barrier's page)?"""
+        return False
 
     @property
     def complete(self) -> bool:
@@ -340,6 +390,9 @@ class Bot(BaseBot):
 
     def _answer(self) -> Any:
         return self._page.get_bot_response(self._runner.available())
+
+    def _waits_for_others(self) -> bool:
+        return hasattr(self._page, "bot_should_wait")
 
     def _held(self) -> bool:
         should_wait = getattr(self._page, "bot_should_wait", None)
@@ -457,6 +510,9 @@ class HTTPBot(BaseBot):
     def _current(self) -> tuple[str, bool, bool]:
         p = self.payload
         return p["label"], bool(p["terminal"]), p.get("kind") == "WaitPage"
+
+    def _waits_for_others(self) -> bool:
+        return bool((self.payload.get("control") or {}).get("poll"))
 
     def _held(self) -> bool:
         poll = (self.payload.get("control") or {}).get("poll")
@@ -585,45 +641,51 @@ class BotRunSummary:
         return self.pages / self.seconds if self.seconds > 0 else 0.0
 
 
+def make_bots(n: int, *, url: str | None = None, max_pages: int = DEFAULT_MAX_PAGES,
+              wait: float | None = None, max_hold: float = MAX_HOLD) -> list[BaseBot]:
+    """`n` bots, not started: in process, or over HTTP against `url`."""
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    experiment = None if url else get_experiment()
+    return [HTTPBot(url, max_pages=max_pages, wait=wait, max_hold=max_hold) if url
+            else Bot(experiment=experiment, max_pages=max_pages, wait=wait, max_hold=max_hold)
+            for _ in range(n)]
+
+
 def run_bots(n: int, *, parallel: int = 1, url: str | None = None,
              max_pages: int = DEFAULT_MAX_PAGES, wait: float | None = None, max_hold: float = MAX_HOLD,
-             on_done: Callable[[BaseBot], None] | None = None) -> tuple[list[BaseBot], BotRunSummary]:
-    """Run `n` bots (`parallel` at a time, in threads), in process or over HTTP against `url`.
+             on_done: Callable[[BaseBot], None] | None = None,
+             bots: list[BaseBot] | None = None) -> tuple[list[BaseBot], BotRunSummary]:
+    """Run `n` bots (`parallel` at a time, in threads), in process or over HTTP against `url`;
+    or run the given `bots` (made by `make_bots`, maybe stepped already) to their end.
 
     Threads close their database connections when their bot ends, so many bots do not leave
     many idle connections behind.
     """
-    if n < 1:
-        raise ValueError("n must be at least 1")
     if parallel < 1:
         raise ValueError("parallel must be at least 1")
-    experiment = None if url else get_experiment()
-
+    bots = list(bots) if bots is not None else make_bots(n, url=url, max_pages=max_pages, wait=wait,
+                                                         max_hold=max_hold)
+    n = len(bots)
     stop = threading.Event()
-
-    def make() -> BaseBot:
-        bot = (HTTPBot(url, max_pages=max_pages, wait=wait, max_hold=max_hold) if url
-               else Bot(experiment=experiment, max_pages=max_pages, wait=wait, max_hold=max_hold))
+    for bot in bots:
         bot.stop_event = stop
-        return bot
 
-    def run_in_thread() -> BaseBot:
+    def run_in_thread(bot: BaseBot) -> BaseBot:
         try:
-            return make().run()
+            return bot.run()
         finally:
             connections.close_all()
 
     start = time.perf_counter()
-    bots: list[BaseBot] = []
     if parallel == 1:
-        for _ in range(n):
-            bot = make().run()
-            bots.append(bot)
+        for bot in bots:
+            bot.run()
             if on_done:
                 on_done(bot)
     else:
         with ThreadPoolExecutor(max_workers=min(parallel, n)) as pool:
-            futures = [pool.submit(run_in_thread) for _ in range(n)]
+            futures = [pool.submit(run_in_thread, bot) for bot in bots]
             try:
                 for future in as_completed(futures):
                     if on_done:
@@ -633,7 +695,6 @@ def run_bots(n: int, *, parallel: int = 1, url: str | None = None,
                 stop.set()
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-            bots = [future.result() for future in futures]
     seconds = time.perf_counter() - start
     summary = BotRunSummary(
         n=n, completed=sum(b.complete for b in bots), failed=sum(b.failed for b in bots),

@@ -11,7 +11,8 @@ class Experiment:
 
     Hooks: `test_check_bot(bot)` checks each bot after `manage.py test_experiment`, and
     `test_check_bots(bots)` all of them together (group checks); a bot that errored or did not
-    complete fails the run whatever these hooks do;
+    complete fails the run whatever these hooks do; `test_serial_run_bots(bots)`, when defined,
+    steps the bots page by page (`bot.take_page(response=...)`) before they run to the end;
     `get_basic_data(context=None, **kwargs)` serves summary sheets to admins;
     `on_participant_failed(participant)` is called once when a participant fails.
     """
@@ -41,14 +42,6 @@ class Experiment:
     @classmethod
     def _check_test_options(cls) -> None:
         """Refuse PsyNet test options Chorus cannot honour, rather than ignore them silently."""
-        if callable(getattr(cls, "test_serial_run_bots", None)):
-            raise ExperimentError(
-                f"{cls.__name__}.test_serial_run_bots: Chorus has no scripted bot driver (bots "
-                "cannot be stepped page by page from the test). Remove it: Chorus bots take every "
-                "page by themselves with each control's bot_response (a value or a function of "
-                "participant/trial/experiment), wait at barriers as participants do, and "
-                "`manage.py test_experiment` runs them in parallel when the timeline has sync "
-                "elements; check the outcome in test_check_bot(bot) or test_check_bots(bots).")
         mode = getattr(cls, "test_mode", None)
         if mode is None:
             return
@@ -56,12 +49,13 @@ class Experiment:
             raise ExperimentError(f"{cls.__name__}.test_mode = {mode!r}: use 'serial' or 'parallel' "
                                   "(or leave it out: Chorus chooses)")
         together = [e for e in cls.program.elements if getattr(e, "bots_run_together", False)]
-        if mode == "serial" and together:
+        if mode == "serial" and together and not callable(getattr(cls, "test_serial_run_bots", None)):
             raise ExperimentError(
                 f"{cls.__name__}.test_mode = 'serial' cannot work with sync elements "
                 f"({', '.join(sorted({type(e).__name__ for e in together}))}): one bot at a time "
-                "would wait forever for its group, and Chorus has no scripted serial driver. "
-                "Remove test_mode: test_experiment runs such bots in parallel.")
+                "would wait forever for its group. Remove test_mode (test_experiment runs such bots "
+                "in parallel), or step the bots yourself in test_serial_run_bots(bots) with "
+                "bot.take_page(response=...).")
 
     @property
     def estimated_duration(self) -> float:
@@ -71,6 +65,10 @@ class Experiment:
         """Raise AssertionError if a bot's run is not what the experiment should produce."""
         assert not bot.failed, f"bot failed: {bot.failed_reason}"
         assert bot.complete, "bot did not reach the end of the experiment"
+
+    # test_serial_run_bots(self, bots): define it to step the bots yourself before they run to
+    # the end: `bot.take_page()` / `bot.take_page(response=...)` answer one page each and move
+    # past the wait pages after it (see experiments.bots.BaseBot.take_page).
 
     def test_check_bots(self, bots: list[Any]) -> None:
         """Raise AssertionError if the bots together are not what the experiment should produce

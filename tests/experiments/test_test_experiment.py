@@ -72,14 +72,35 @@ def test_test_check_bots_runs_on_all_bots_and_can_fail_the_run(use_experiment):
     assert module.SEEN == [sorted(Participant.objects.values_list("id", flat=True))]
 
 
-@pytest.mark.parametrize(("fixture", "message"), [
-    ("test_serial_scripted", "Scripted.test_serial_run_bots: Chorus has no scripted bot driver"),
-    ("test_serial_sync", "SerialSync.test_mode = 'serial' cannot work with sync elements (SimpleGrouper)"),
-])
-def test_psynet_test_options_chorus_cannot_honour_are_refused_at_load(fixture, message):
+def test_serial_test_mode_with_sync_elements_and_no_script_is_refused_at_load():
     with pytest.raises(ExperimentLoadError) as excinfo:
-        load_experiment(FIXTURES / fixture)
-    assert message in str(excinfo.value) and "Remove" in str(excinfo.value)
+        load_experiment(FIXTURES / "test_serial_sync")
+    message = str(excinfo.value)
+    assert "SerialSync.test_mode = 'serial' cannot work with sync elements (SimpleGrouper)" in message
+    assert "Remove test_mode" in message and "test_serial_run_bots(bots) with bot.take_page" in message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_test_serial_run_bots_steps_bots_page_by_page_then_they_run_to_the_end(use_experiment):
+    use_experiment(FIXTURES / "serial_scripted")
+    module = importlib.import_module(type(load_experiment(FIXTURES / "serial_scripted")).__module__)
+    module.STEPS.clear()
+    out, _ = run_test_experiment("--no-worker")
+    assert "Stepping the bots with test_serial_run_bots" in out
+    assert "PASS: 2 bots took 'Scripted serial bots'" in out
+    (who_a, pages_a, at_a), (who_b, pages_b, at_b), end = module.STEPS
+    assert pages_a == ["hello"] and at_a == "sync_wait:pairs_grouper"  # waiting for a partner
+    assert pages_b == ["hello"] and at_b == "choose"  # the pair formed on b's arrival
+    assert end[2:] == ("end_successful", True)       # b released the barrier and finished
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scripted_step_that_cannot_be_taken_fails_the_run(use_experiment):
+    use_experiment(FIXTURES / "serial_scripted_wrong")
+    text = failing_test_experiment("--no-worker")
+    assert "FAIL: test_serial_run_bots failed for 'Scripted wrongly'" in text
+    assert "test_serial_run_bots: BotError: take_page: the bot waits at" in text
+    assert "for other participants; take their pages first" in text
 
 
 # --- the bot is the participant it drives -------------------------------------------------------

@@ -3,14 +3,14 @@ a Celery worker and beat running as in a deployment, and the experiment checks t
 
 from django.core.management.base import BaseCommand, CommandError
 
-from experiments.bots import DEFAULT_MAX_PAGES, MAX_HOLD, BotError, run_bots
+from experiments.bots import DEFAULT_MAX_PAGES, MAX_HOLD, BotError, make_bots, run_bots
 from experiments.management.cli import (
     experiment_deployed,
     positive_float,
     positive_int,
     progress_bar,
 )
-from experiments.management.testing import bot_problems, stuck_hints
+from experiments.management.testing import bot_problems, message_of, stuck_hints
 from experiments.management.workers import WorkerStartError, worker_and_beat
 
 
@@ -37,7 +37,8 @@ class Command(BaseCommand):
                                  "against this database and broker)")
 
     def handle(self, *args, **options):
-        experiment = experiment_deployed(self)
+        experiment = self.experiment = experiment_deployed(self)
+        self.script_problem = ""
         n = options["n"] or int(experiment.test_n_bots)
         if n < 1:
             raise CommandError(f"{type(experiment).__name__}.test_n_bots must be at least 1", returncode=2)
@@ -63,15 +64,22 @@ class Command(BaseCommand):
         self._check(experiment, bots, summary, processes_status)
 
     def _run(self, n, parallel, options):
+        bots = make_bots(n, max_pages=options["max_pages"], max_hold=options["max_wait"])
+        script = getattr(self.experiment, "test_serial_run_bots", None)
+        if script is not None:
+            self.stdout.write("Stepping the bots with test_serial_run_bots")
+            try:
+                script(bots)
+            except Exception as exc:  # an AssertionError, a BotError, or a script that broke
+                self.script_problem = f"test_serial_run_bots: {message_of(exc)}"
         bar = progress_bar(self.stderr, total=n, desc="bots", unit="bot")
         try:
-            return run_bots(n, parallel=parallel, max_pages=options["max_pages"], max_hold=options["max_wait"],
-                            on_done=lambda bot: bar.update(1))
+            return run_bots(n, parallel=parallel, bots=bots, on_done=lambda bot: bar.update(1))
         finally:
             bar.close()
 
     def _check(self, experiment, bots, summary, processes_status):
-        problems = bot_problems(experiment, bots)
+        problems = bot_problems(experiment, bots, script_problem=self.script_problem)
         for index, bot, message in problems:
             self.stdout.write(self.style.ERROR(f"  bot {index} ({bot.worker_id}): {message}"))
             if bot.traceback and not isinstance(bot.error, BotError):  # BotErrors say it all
@@ -80,7 +88,8 @@ class Command(BaseCommand):
             for hint in stuck_hints(bots, processes_status):
                 self.stdout.write(f"  hint: {hint}")
             failing = sorted({index for index, _, _ in problems if index})
-            what = f"{len(failing)} of {len(bots)} bots failed" if failing else "test_check_bots failed"
+            what = (f"{len(failing)} of {len(bots)} bots failed" if failing
+                    else f"{problems[0][2].split(':')[0]} failed")
             raise CommandError(f"FAIL: {what} for '{experiment.label}'", returncode=1)
         self.stdout.write(self.style.SUCCESS(
             f"PASS: {len(bots)} bots took '{experiment.label}', completed it and passed its checks "
