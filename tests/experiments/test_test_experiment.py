@@ -5,6 +5,7 @@ Chorus cannot honour is refused at load. Bots see what a person's browser gets."
 
 import importlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -217,7 +218,8 @@ def test_http_bots_send_the_token_and_their_recordings_are_bot_media(live_server
 def test_test_experiment_finishes_nodes_that_need_async_on_deploy(use_experiment):
     use_experiment(FIXTURES / "async_nodes")
     out, _ = run_test_experiment()
-    assert "Started a Celery worker and beat" in out
+    folder = Path(out.split("(logs in ", 1)[1].split("; kept if the run fails)")[0])
+    assert not folder.exists()  # the run passed: its worker logs are gone
     assert "PASS: 2 bots took 'Async nodes', completed it and passed its checks" in out
     assert not Node.objects.filter(ready=False).exists()
     assert sorted(n.vars["synthesized"] for n in Node.objects.all()) == [0, 2, 4]
@@ -254,6 +256,9 @@ def test_without_beat_the_hint_names_the_barrier_and_its_passed_deadline(use_exp
 def test_a_bot_alone_at_a_barrier_without_deadline_is_told_to_run_more_bots(use_experiment):
     use_experiment(FIXTURES / "waits_forever")
     text = failing_test_experiment("--max-wait", "1")  # with worker and beat: nothing frees it
+    folder = Path(text.split("(logs in ", 1)[1].split("; kept if the run fails)")[0])
+    assert {"worker.log", "beat.log"} <= {p.name for p in folder.iterdir()}  # kept: the run failed
+    shutil.rmtree(folder)
     assert "at barrier 'pairs_grouper' (1 of 2 participants needed are here) for other participants " \
            "who never came: run as many bots at once as the group needs (--n, --parallel)" in text
 
@@ -279,7 +284,7 @@ def test_ctrl_c_or_sigterm_stops_the_worker_and_beat_it_started(sig):
         folder = None
         for line in command.stdout:
             if line.startswith("Started a Celery worker and beat (logs in "):
-                folder = Path(line.strip()[len("Started a Celery worker and beat (logs in "):-1])
+                folder = Path(line.split("(logs in ", 1)[1].split("; kept if the run fails)")[0])
                 break
         assert folder is not None, "the command never started its worker and beat"
         pids = [int((folder / f"{name}.pid").read_text()) for name in ("worker", "beat")]

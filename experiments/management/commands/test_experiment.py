@@ -1,6 +1,8 @@
 """`manage.py test_experiment`: does my experiment work? Bots take it as participants would, with
 a Celery worker and beat running as in a deployment, and the experiment checks them."""
 
+import shutil
+
 from django.core.management.base import BaseCommand, CommandError
 
 from experiments.bots import DEFAULT_MAX_PAGES, MAX_HOLD, BotError, make_bots, run_bots
@@ -53,7 +55,8 @@ class Command(BaseCommand):
         else:
             try:
                 with worker_and_beat(experiment_path=str(experiment.path)) as processes:
-                    self.stdout.write(f"Started a Celery worker and beat (logs in {processes.folder})")
+                    self.stdout.write(f"Started a Celery worker and beat (logs in {processes.folder}; "
+                                      "kept if the run fails)")
                     bots, summary = self._run(n, parallel, options)
                     processes_status = processes.status()  # as they were when the bots ended
             except KeyboardInterrupt:
@@ -62,6 +65,8 @@ class Command(BaseCommand):
                 raise CommandError(f"{exc}\nFix the error above, or pass --no-worker if this "
                                    "deployment's workers already run.", returncode=1) from exc
         self._check(experiment, bots, summary, processes_status)
+        if processes_status is not None:
+            shutil.rmtree(processes.folder, ignore_errors=True)  # passed: the logs are not needed
 
     def _run(self, n, parallel, options):
         bots = make_bots(n, max_pages=options["max_pages"], max_hold=options["max_wait"])
