@@ -23,7 +23,8 @@ class Page:
         if not label or not isinstance(label, str):
             raise ValueError("a page needs a label (a non-empty string)")
         self.label = label
-        self.prompt = Prompt(prompt) if isinstance(prompt, str) else (prompt or Prompt(""))
+        # A string or markup (mark_safe, Markup, an object with render()) becomes a text prompt.
+        self.prompt = prompt if isinstance(prompt, Prompt) else Prompt(prompt)
         self.control = control or NullControl()
         self.time_estimate = time_estimate
         self._validate = validate
