@@ -492,8 +492,11 @@ def node_async_deploy(*, node_id: int) -> bool:
     if node is None or node.ready or node.failed:
         return False
     Node.objects.filter(pk=node_id).update(async_attempts=F("async_attempts") + 1)
+    from experiments.loading import in_experiment_folder
+
     try:
-        node.async_on_deploy()
+        with in_experiment_folder():  # relative paths name files next to experiment.py, as in PsyNet
+            node.async_on_deploy()
     except Exception as exc:
         Node.objects.filter(pk=node_id).update(async_error=f"{type(exc).__name__}: {exc}"[:10_000])
         raise
