@@ -57,6 +57,23 @@ __all__ += [
 
 __all__ += ["DataError"]  # --- exports ---
 
+# --- PsyNet's names (see docs/porting.md) ---
+from .bots import Bot  # noqa: E402
+from .compat import get_logger  # noqa: E402
+from .models import Participant  # noqa: E402
+from .timeline.elements import Timeline  # noqa: E402
+from .timeline.pages import FailedValidation  # noqa: E402
+
+#: PsyNet's imitation chains are chains whose next node copies the last answer: Chorus's chain
+#: classes do that by default (`ChainNode.summarize_trials` gives the answer as the next seed).
+ImitationChainTrialMaker, ImitationChainNode = ChainTrialMaker, ChainNode
+ImitationChainTrial, ImitationChainNetwork = ChainTrial, ChainNetwork
+
+__all__ += [
+    "Bot", "FailedValidation", "ImitationChainNetwork", "ImitationChainNode", "ImitationChainTrial",
+    "ImitationChainTrialMaker", "Participant", "Timeline", "get_logger",
+]
+
 # --- assets ---
 from assets.controls import AudioRecordControl  # noqa: E402
 from assets.kinds import (  # noqa: E402
@@ -68,6 +85,7 @@ from assets.kinds import (  # noqa: E402
     FastFunctionAsset,
     InheritedAssets,
     Recording,
+    asset,
 )
 from assets.models import Asset  # noqa: E402
 from assets.storage import AssetStorage, LocalStorage, S3Storage  # noqa: E402
@@ -75,7 +93,7 @@ from assets.storage import AssetStorage, LocalStorage, S3Storage  # noqa: E402
 __all__ += [
     "Asset", "AssetStorage", "AudioRecordControl", "CachedAsset", "CachedFunctionAsset",
     "ExperimentAsset", "ExternalAsset", "ExternalS3Asset", "FastFunctionAsset", "InheritedAssets",
-    "LocalStorage", "Recording", "S3Storage",
+    "LocalStorage", "Recording", "S3Storage", "asset",
 ]
 
 # --- sync (barriers, groupers, sync groups) ---

@@ -138,6 +138,29 @@ class Participant(AssetHolder, models.Model):
 
         return participant_sync_groups(self)
 
+    @property
+    def sync_group(self):
+        """PsyNet's `participant.sync_group`: the one active sync group (None when there is none).
+        With active groups of several types, ask `participant.active_sync_groups[group_type]`."""
+        groups = self.active_sync_groups
+        if len(groups) > 1:
+            from .timeline.elements import ExperimentError
+
+            raise ExperimentError(f"participant {self.pk} is in active sync groups of several types "
+                                  f"({', '.join(sorted(groups))}): use participant.active_sync_groups[group_type]")
+        return next(iter(groups.values()), None)
+
+    # --- trials (PsyNet's names; rows of the trials tables, through the reverse relation) ---
+    @property
+    def all_trials(self) -> list:
+        """Every trial of this participant, failed ones included, in creation order."""
+        return list(self.trials.order_by("id"))
+
+    @property
+    def alive_trials(self) -> list:
+        """This participant's trials that have not failed, in creation order."""
+        return list(self.trials.filter(failed=False).order_by("id"))
+
 
 class Response(models.Model):
     """One accepted answer to one page. (participant, page_uuid) is unique: replays can't double."""
