@@ -58,8 +58,9 @@ __all__ += [
 __all__ += ["DataError"]  # --- exports ---
 
 # --- PsyNet's names (see docs/porting.md) ---
+from . import compat  # noqa: E402
 from .bots import Bot  # noqa: E402
-from .compat import get_logger  # noqa: E402
+from .compat import NoConsent, get_logger  # noqa: E402
 from .models import Participant  # noqa: E402
 from .timeline.elements import Timeline  # noqa: E402
 from .timeline.pages import FailedValidation  # noqa: E402
@@ -69,9 +70,14 @@ from .timeline.pages import FailedValidation  # noqa: E402
 ImitationChainTrialMaker, ImitationChainNode = ChainTrialMaker, ChainNode
 ImitationChainTrial, ImitationChainNetwork = ChainTrial, ChainNetwork
 
+def __getattr__(name: str):
+    # `from experiments.api import NoConsent`: say what Chorus does instead of a bare ImportError.
+    raise compat.missing_name(__name__, name)
+
+
 __all__ += [
     "Bot", "FailedValidation", "ImitationChainNetwork", "ImitationChainNode", "ImitationChainTrial",
-    "ImitationChainTrialMaker", "Participant", "Timeline", "get_logger",
+    "ImitationChainTrialMaker", "NoConsent", "Participant", "Timeline", "get_logger",
 ]
 
 # --- assets ---
@@ -87,13 +93,14 @@ from assets.kinds import (  # noqa: E402
     Recording,
     asset,
 )
+from assets.kinds import FastFunctionAsset as OnDemandAsset  # noqa: E402 - PsyNet's newer name
 from assets.models import Asset  # noqa: E402
 from assets.storage import AssetStorage, LocalStorage, S3Storage  # noqa: E402
 
 __all__ += [
     "Asset", "AssetStorage", "AudioRecordControl", "CachedAsset", "CachedFunctionAsset",
     "ExperimentAsset", "ExternalAsset", "ExternalS3Asset", "FastFunctionAsset", "InheritedAssets",
-    "LocalStorage", "Recording", "S3Storage", "asset",
+    "LocalStorage", "OnDemandAsset", "Recording", "S3Storage", "asset",
 ]
 
 # --- sync (barriers, groupers, sync groups) ---

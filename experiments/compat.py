@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from .timeline.elements import ExperimentError
+from .timeline.elements import ExperimentError, Sequence, join
 
 
 def _chorus_class(cls: type) -> bool:
@@ -80,3 +80,58 @@ def refuse_unsupported(cls: type, table: Mapping[str, str], *, what: str) -> Non
 def get_logger() -> logging.Logger:
     """PsyNet's `get_logger()`: the experiment's logger (records go to the process log)."""
     return logging.getLogger("chorus.experiment")
+
+
+_PRESCREEN = ("Chorus has no prescreening tasks: build the test from pages (AudioPrompt + PushButtonControl) or a "
+              "StaticTrialMaker with score_answer and check_performance_at_end=True")
+_PARADIGM = ("Chorus has no {name}: subclass ChainTrialMaker, ChainNode (create_definition_from_seed, "
+             "summarize_trials) and ChainTrial (show_trial)")
+
+#: PsyNet names `experiments.api` does not have -> the Chorus way (an ImportError says it).
+MISSING_PSYNET_NAMES = {
+    "MainConsent": "Chorus has no consent module: show your consent text with ModularPage(..., "
+                   "PushButtonControl(['I agree']))",
+    "Response": "Chorus passes `validate` the answer itself, not a Response: use `answer` where PsyNet used "
+                "`response.answer`",
+    "db": "Chorus uses Django's ORM: see the query table in docs/porting.md (no db.session.commit(): each "
+          "request is one transaction)",
+    "wait_while": "use while_loop(label, condition, WaitPage(wait_time), max_loop_time=...)",
+    "get_translator": "Chorus does not translate: write the text itself",
+    "register_table": "experiment.py cannot add tables: keep extra data in `vars` (participant.var.x, trial.var.x)",
+    "SQLBase": "experiment.py cannot add tables: keep extra data in `vars` (participant.var.x, trial.var.x)",
+    "HeadphoneTest": _PRESCREEN,
+    "VolumeCalibration": _PRESCREEN,
+    "AntiphaseHeadphoneTest": _PRESCREEN,
+    "HugginsHeadphoneTest": _PRESCREEN,
+    "ColorBlindnessTest": _PRESCREEN,
+    "GibbsTrialMaker": _PARADIGM.format(name="Gibbs sampling paradigm"),
+    "GibbsNode": _PARADIGM.format(name="Gibbs sampling paradigm"),
+    "GibbsTrial": _PARADIGM.format(name="Gibbs sampling paradigm"),
+    "GibbsNetwork": _PARADIGM.format(name="Gibbs sampling paradigm"),
+    "MCMCPTrialMaker": _PARADIGM.format(name="MCMCP paradigm"),
+    "MCMCPNode": _PARADIGM.format(name="MCMCP paradigm"),
+    "MCMCPTrial": _PARADIGM.format(name="MCMCP paradigm"),
+}
+
+
+def missing_name(module: str, name: str) -> ImportError | AttributeError:
+    """The error for `from <module> import <name>` of a name the module lacks."""
+    if name in MISSING_PSYNET_NAMES:
+        return ImportError(f"{name} is PsyNet's and Chorus has no such name: {MISSING_PSYNET_NAMES[name]} "
+                           "(see docs/porting.md)", name=module)
+    return AttributeError(f"module {module!r} has no attribute {name!r}")
+
+
+#: PsyNet experiment attributes Chorus does not read -> the Chorus way.
+UNSUPPORTED_EXPERIMENT_NAMES = {
+    "config": "Chorus reads its settings from environment variables (README: Settings), not Experiment.config "
+              "or config.txt; remove it",
+    "initial_recruitment_size": "Chorus does not recruit: send participants the /start/ link (with "
+                                "?worker_id=...) from your recruiter; remove it",
+    "variables": "keep experiment-wide values as module-level names in experiment.py; remove it",
+}
+
+
+def NoConsent() -> Sequence:  # noqa: N802 - PsyNet's name for a class
+    """PsyNet's `NoConsent()`: no consent page (an empty part of the timeline)."""
+    return join()

@@ -56,6 +56,15 @@ class VarStore:
     def has(self, name: str) -> bool:
         return name in self._owner.vars
 
+    def set(self, name: str, value) -> None:
+        """PsyNet's `var.set(name, value)`: the same as `var.name = value`."""
+        self._owner.vars[name] = value
+
+    def inc(self, name: str, value=1):
+        """PsyNet's `var.inc(name)`: add `value` (starting from 0) and return the new value."""
+        self._owner.vars[name] = self._owner.vars.get(name, 0) + value
+        return self._owner.vars[name]
+
     def __contains__(self, name: str) -> bool:
         return name in self._owner.vars
 

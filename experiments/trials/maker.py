@@ -61,6 +61,8 @@ UNSUPPORTED_TRIAL_NAMES = {
     "async_post_trial": _NO_TRIAL_JOBS,
     "run_async_post_trial": _NO_TRIAL_JOBS,
     "wait_for_feedback": "Chorus scores the answer in the submit, so feedback never waits; remove it",
+    "make_definition": ("Chorus starts a trial's definition from its node's: override "
+                        "finalize_definition(self, definition, experiment, participant) and return the new one"),
     "compute_bonus": "Chorus pays no bonus; keep it in participant.var (e.g. in score_answer's trial maker check)",
 }
 
@@ -307,7 +309,12 @@ class TrialMaker(Module, metaclass=KnobDefaults):
 
     def _has_feedback(self, participant, experiment) -> bool:
         trial = self.current_trial(participant)
-        return trial is not None and trial.show_feedback(experiment=experiment, participant=participant) is not None
+        if trial is None:
+            return False
+        gives_feedback = getattr(trial, "gives_feedback", None)  # PsyNet's switch, when defined
+        if gives_feedback is not None and not gives_feedback(experiment=experiment, participant=participant):
+            return False
+        return trial.show_feedback(experiment=experiment, participant=participant) is not None
 
     def _show_feedback(self, participant, experiment):
         return self.current_trial(participant).show_feedback(experiment=experiment, participant=participant)

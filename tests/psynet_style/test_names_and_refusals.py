@@ -185,3 +185,55 @@ def test_psynet_names_are_exported_and_mean_what_they_mean_in_psynet(tmp_path):
 def _tone(path):
     with open(path, "w") as out:
         out.write("tone")
+
+
+@pytest.mark.parametrize(("name", "chorus_way"), [
+    ("MainConsent", "PushButtonControl"),
+    ("db", "docs/porting.md"),
+    ("GibbsTrialMaker", "subclass ChainTrialMaker"),
+    ("HeadphoneTest", "StaticTrialMaker"),
+])
+def test_importing_a_psynet_name_chorus_lacks_names_the_chorus_way(experiment_from_source, name, chorus_way):
+    with pytest.raises(ExperimentLoadError) as info:
+        experiment_from_source(f"from experiments.api import {name}\n" + static_source(), deploy=False)
+    assert f"{name} is PsyNet's" in str(info.value) and chorus_way in str(info.value)
+    with pytest.raises(AttributeError, match="has no attribute 'NotAName'"):
+        _ = api.NotAName
+
+
+@pytest.mark.parametrize(("attribute", "chorus_way"), [
+    ('config = {"initial_recruitment_size": 1}', "environment variables"),
+    ("initial_recruitment_size = 1", "/start/ link"),
+])
+def test_psynet_experiment_attributes_chorus_does_not_read_are_refused(experiment_from_source, attribute, chorus_way):
+    source = static_source().replace('    label = "names"', f'    label = "names"\n    {attribute}')
+    with pytest.raises(ExperimentLoadError, match=chorus_way):
+        experiment_from_source(source, deploy=False)
+
+
+def test_make_definition_is_refused_naming_finalize_definition(experiment_from_source):
+    trial = TRIAL + "\n    def make_definition(self, experiment, participant):\n        return {}\n"
+    with pytest.raises(ExperimentLoadError, match="finalize_definition"):
+        experiment_from_source(static_source(trial=trial), deploy=False)
+
+
+def test_gives_feedback_switches_show_feedback_off(experiment_from_source):
+    trial = TRIAL + '''
+    def show_feedback(self, experiment, participant):
+        return InfoPage("feedback", time_estimate=1, label="feedback")
+
+    def gives_feedback(self, experiment, participant):
+        return self.number == 1
+'''
+    experiment_from_source(static_source(trial=trial).replace("timeline = join(", "timeline = join(NoConsent(),"))
+    bot = Bot().run()
+    assert bot.complete and bot.pages == ["answer", "feedback", "answer"]
+
+
+def test_var_set_and_inc(experiment_from_source):
+    experiment_from_source(static_source(), deploy=False)
+    participant = services.participant_create()
+    participant.var.set("colour", "red")
+    assert participant.var.inc("n") == 1 and participant.var.inc("n", 2) == 3
+    assert participant.vars == {"colour": "red", "n": 3}
+    assert api.OnDemandAsset is FastFunctionAsset

@@ -41,7 +41,7 @@ def make_card(path, word):
 
 
 def count_code_block(participant):
-    participant.var.code_blocks_run = participant.var.get("code_blocks_run", 0) + 1
+    participant.var.inc("code_blocks_run")
 
 
 class RateTrial(StaticTrial):
