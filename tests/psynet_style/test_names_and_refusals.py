@@ -237,3 +237,20 @@ def test_var_set_and_inc(experiment_from_source):
     assert participant.var.inc("n") == 1 and participant.var.inc("n", 2) == 3
     assert participant.vars == {"colour": "red", "n": 3}
     assert api.OnDemandAsset is FastFunctionAsset
+
+
+def test_the_porting_guide_is_linked_from_the_readme_and_names_every_refused_psynet_name():
+    from pathlib import Path
+
+    from experiments.compat import MISSING_PSYNET_NAMES, UNSUPPORTED_EXPERIMENT_NAMES
+    from experiments.trials.maker import UNSUPPORTED_MAKER_NAMES, UNSUPPORTED_TRIAL_NAMES
+
+    root = Path(__file__).resolve().parents[2]
+    assert "(docs/porting.md)" in (root / "README.md").read_text()
+    guide = (root / "docs" / "porting.md").read_text()
+    refused = [*UNSUPPORTED_MAKER_NAMES, *UNSUPPORTED_TRIAL_NAMES, *UNSUPPORTED_EXPERIMENT_NAMES]
+    missing = [name for name in refused if name not in guide]
+    families = ("Gibbs", "MCMCP")  # the guide names these as `Gibbs*`, `MCMCP*`
+    missing += [name for name in MISSING_PSYNET_NAMES if name not in guide
+                and not any(name.startswith(f) and f"`{f}*`" in guide for f in families)]
+    assert not missing, f"docs/porting.md does not mention {missing}"
