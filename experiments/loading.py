@@ -5,8 +5,10 @@ what is wrong and where; they surface at load, not on the first participant's re
 
 Experiment code runs with the experiment folder as working directory, as under PsyNet (where
 one starts the experiment from its folder): importing experiment.py and calling function assets
-happen inside `in_experiment_folder`, so `open("stimuli.csv")` finds the file next to
-experiment.py. The working directory is process-wide, so those calls hold one re-entrant lock
+happen inside `in_experiment_folder` (and so do `manage.py deploy`'s preparation and nodes'
+`async_on_deploy`), so `open("stimuli.csv")` finds the file next to experiment.py. Functions
+run during a participant's request (code blocks, page makers) keep the process's working
+directory: build paths from `Path(__file__).parent` there. The working directory is process-wide, so those calls hold one re-entrant lock
 (`_cwd_lock`, taken after `_lock` when both are held) while they run.
 """
 

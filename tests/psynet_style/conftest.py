@@ -35,10 +35,12 @@ def experiment_from_source(settings, tmp_path):
 
     counter = {"n": 0}
 
-    def make(source: str, *, deploy: bool = True):
+    def make(source: str, *, deploy: bool = True, files: dict[str, str] | None = None):
         counter["n"] += 1
         folder = tmp_path / f"exp{counter['n']}"
         folder.mkdir()
+        for name, text in (files or {}).items():
+            (folder / name).write_text(text)
         (folder / "experiment.py").write_text("from experiments.api import *\n\n" + textwrap.dedent(source))
         settings.EXPERIMENT = str(folder)
         experiment = load_experiment(folder)

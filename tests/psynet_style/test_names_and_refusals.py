@@ -254,3 +254,32 @@ def test_the_porting_guide_is_linked_from_the_readme_and_names_every_refused_psy
     missing += [name for name in MISSING_PSYNET_NAMES if name not in guide
                 and not any(name.startswith(f) and f"`{f}*`" in guide for f in families)]
     assert not missing, f"docs/porting.md does not mention {missing}"
+
+
+def test_deploy_runs_start_nodes_in_the_experiment_folder(experiment_from_source):
+    import os
+
+    cwd = os.getcwd()
+    experiment_from_source('''
+def starts():
+    with open("seeds.txt") as file:
+        return [ChainNode(definition={"value": int(line)}) for line in file if line.strip()]
+
+class CT(ChainTrial):
+    time_estimate = 1
+
+    def show_trial(self, experiment, participant):
+        return ModularPage("copy", str(self.definition["value"]), NumberControl(), time_estimate=1)
+
+class Exp(Experiment):
+    label = "seeds"
+    timeline = join(
+        ChainTrialMaker(id_="c", trial_class=CT, chain_type="across", chains_per_experiment=2,
+                        start_nodes=starts, max_nodes_per_chain=2, expected_trials_per_participant=2),
+        SuccessfulEndPage(),
+    )
+''', files={"seeds.txt": "7\n11\n"})
+    assert os.getcwd() == cwd
+    from experiments.trials.models import Node
+
+    assert sorted(Node.objects.values_list("definition__value", flat=True)) == [7, 11]
