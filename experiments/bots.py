@@ -355,6 +355,13 @@ class Bot(BaseBot):
         self._page: Page | None = None
         self._shown: tuple[Any, str] | None = None
 
+    def __getattr__(self, name: str) -> Any:
+        # PsyNet's bot is a participant (`bot.var.x`, `bot.alive_trials`): reach through to it.
+        participant = self.__dict__.get("participant")
+        if participant is None or name.startswith("_"):
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+        return getattr(participant, name)
+
     def _start(self) -> None:
         self.participant = services.participant_create(
             worker_id=self.worker_id, assignment_id=self.assignment_id, recruiter="bot",
@@ -414,7 +421,8 @@ class Bot(BaseBot):
             )
         except services.SubmitError as exc:
             raise BotError(f"page '{label}' refused the bot's answer {answer!r} "
-                           f"({exc.status}): {exc.message}") from exc
+                           f"({exc.status}): {exc.message} (Chorus submits bot_response as the raw "
+                           "answer, as a browser would: give what the control's form sends)") from exc
         self.participant = result.participant
         self.responses.append(result.response)
         self.pages.append(label)

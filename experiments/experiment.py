@@ -2,6 +2,7 @@
 
 from typing import Any, ClassVar
 
+from .compat import UNSUPPORTED_EXPERIMENT_NAMES, refuse_unsupported
 from .timeline import Program, compile_timeline
 from .timeline.elements import ExperimentError
 
@@ -35,6 +36,7 @@ class Experiment:
             raise ExperimentError(f"{cls.__name__} has no `label`; give the experiment a name")
         if cls.timeline is None:
             raise ExperimentError(f"{cls.__name__} has no `timeline`")
+        refuse_unsupported(cls, UNSUPPORTED_EXPERIMENT_NAMES, what="an experiment attribute")
         cls.program = compile_timeline(cls.timeline)
         cls._check_test_options()
         return cls.program

@@ -56,6 +56,15 @@ class VarStore:
     def has(self, name: str) -> bool:
         return name in self._owner.vars
 
+    def set(self, name: str, value) -> None:
+        """PsyNet's `var.set(name, value)`: the same as `var.name = value`."""
+        self._owner.vars[name] = value
+
+    def inc(self, name: str, value=1):
+        """PsyNet's `var.inc(name)`: add `value` (starting from 0) and return the new value."""
+        self._owner.vars[name] = self._owner.vars.get(name, 0) + value
+        return self._owner.vars[name]
+
     def __contains__(self, name: str) -> bool:
         return name in self._owner.vars
 
@@ -137,6 +146,29 @@ class Participant(AssetHolder, models.Model):
         from sync.selectors import participant_sync_groups
 
         return participant_sync_groups(self)
+
+    @property
+    def sync_group(self):
+        """PsyNet's `participant.sync_group`: the one active sync group (None when there is none).
+        With active groups of several types, ask `participant.active_sync_groups[group_type]`."""
+        groups = self.active_sync_groups
+        if len(groups) > 1:
+            from .timeline.elements import ExperimentError
+
+            raise ExperimentError(f"participant {self.pk} is in active sync groups of several types "
+                                  f"({', '.join(sorted(groups))}): use participant.active_sync_groups[group_type]")
+        return next(iter(groups.values()), None)
+
+    # --- trials (PsyNet's names; rows of the trials tables, through the reverse relation) ---
+    @property
+    def all_trials(self) -> list:
+        """Every trial of this participant, failed ones included, in creation order."""
+        return list(self.trials.order_by("id"))
+
+    @property
+    def alive_trials(self) -> list:
+        """This participant's trials that have not failed, in creation order."""
+        return list(self.trials.filter(failed=False).order_by("id"))
 
 
 class Response(models.Model):

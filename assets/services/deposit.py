@@ -19,6 +19,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from experiments.loading import in_experiment_folder
+
 from ..functions import resolve_function
 from ..models import Asset
 from ..storage import AssetStorage, get_storage
@@ -131,7 +133,8 @@ def _deposit_bytes(asset: Asset, storage: AssetStorage) -> dict:
             return {}
         with tempfile.TemporaryDirectory(prefix="chorus-fn-") as tmp:
             output = Path(tmp) / f"output{asset.extension}"
-            resolve_function(asset.function)(path=str(output), **asset.arguments)
+            with in_experiment_folder():  # relative paths name files next to experiment.py
+                resolve_function(asset.function)(path=str(output), **asset.arguments)
             if not output.is_file():
                 raise RuntimeError(f"{asset.function} did not write a file to `path`")
             sha, size = content_sha256(output)
@@ -292,7 +295,8 @@ def asset_delete_file(*, asset_id: int) -> None:
 def render_fast_function(asset: Asset, directory: Path) -> Path:
     """Make a FastFunctionAsset's file in `directory` (the asset view serves and discards it)."""
     output = directory / f"output{asset.extension}"
-    resolve_function(asset.function)(path=str(output), **asset.arguments)
+    with in_experiment_folder():  # relative paths name files next to experiment.py
+        resolve_function(asset.function)(path=str(output), **asset.arguments)
     if not output.is_file():
         raise RuntimeError(f"{asset.function} did not write a file to `path`")
     return output

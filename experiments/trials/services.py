@@ -108,6 +108,7 @@ def static_trial_allocate(*, maker, participant, experiment, blocks: list[str], 
                 node = selectors.static_node_candidate(
                     trial_maker_id=maker.id, participant_id=participant.pk, block=block,
                     allow_repeated_nodes=maker.allow_repeated_nodes, pivot=random.randrange(2**31),
+                    balance=getattr(maker, "balance_across_nodes", True),
                 )
                 if node is None:
                     break  # this block has nothing left for the participant: try the next one
@@ -370,7 +371,7 @@ def chain_network_create(*, maker, experiment, participant, position: int, start
     node.save(force_insert=True)
     holders_register_pending([node])
     network.head, network.n_nodes = node, 1
-    network.full = maker.max_nodes_per_chain is not None and 1 >= maker.max_nodes_per_chain
+    network.full = False  # its start node takes trials (max_nodes_per_chain >= 1)
     network.save(update_fields=["head", "n_nodes", "full", "updated_at"])
     if not node.ready:
         nodes_async_deploy_schedule(node_ids=[node.pk])
@@ -441,7 +442,9 @@ def chain_grow(*, maker, trial: Trial, participant, experiment) -> Node | None:
         child.save(force_insert=True)
         holders_register_pending([child])
         network.head, network.n_nodes = child, child.degree + 1
-        network.full = maker.max_nodes_per_chain is not None and network.n_nodes >= maker.max_nodes_per_chain
+        # PsyNet's count: max_nodes_per_chain nodes take trials; the node grown from the last of
+        # them keeps the chain's end state and takes none.
+        network.full = maker.max_nodes_per_chain is not None and network.n_nodes > maker.max_nodes_per_chain
         network.save(update_fields=["head", "n_nodes", "full", "updated_at"])
         if not child.ready:
             nodes_async_deploy_schedule(node_ids=[child.pk])
@@ -490,8 +493,11 @@ def node_async_deploy(*, node_id: int) -> bool:
     if node is None or node.ready or node.failed:
         return False
     Node.objects.filter(pk=node_id).update(async_attempts=F("async_attempts") + 1)
+    from experiments.loading import in_experiment_folder
+
     try:
-        node.async_on_deploy()
+        with in_experiment_folder():  # relative paths name files next to experiment.py, as in PsyNet
+            node.async_on_deploy()
     except Exception as exc:
         Node.objects.filter(pk=node_id).update(async_error=f"{type(exc).__name__}: {exc}"[:10_000])
         raise
