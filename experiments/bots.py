@@ -355,13 +355,6 @@ class Bot(BaseBot):
         self._page: Page | None = None
         self._shown: tuple[Any, str] | None = None
 
-    def __getattr__(self, name: str) -> Any:
-        # PsyNet's bot is a participant (`bot.var.x`, `bot.alive_trials`): reach through to it.
-        participant = self.__dict__.get("participant")
-        if participant is None or name.startswith("_"):
-            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
-        return getattr(participant, name)
-
     def _start(self) -> None:
         self.participant = services.participant_create(
             worker_id=self.worker_id, assignment_id=self.assignment_id, recruiter="bot",
