@@ -275,3 +275,20 @@ KINDS: dict[str, type[AssetSpec]] = {
 }
 CACHED_KINDS = ("cached", "cached_function", "inherited")
 INBOX_KINDS = ("experiment", "recording")
+
+
+def asset(source: Any, *, cache: bool | None = None, **kwargs: Any) -> AssetSpec:
+    """PsyNet's `asset(...)`: the asset kind that fits `source`.
+
+    An http(s) URL is an ExternalAsset; a function a CachedFunctionAsset (a FastFunctionAsset
+    with `cache=False`); a path (relative to the experiment folder) a CachedAsset, uploaded once
+    per content whatever `cache` says, since identical bytes are stored once. Other keywords go
+    to that class (`extension=`, `arguments=`, `description=`, ...).
+    """
+    if isinstance(source, str) and source.startswith(("https://", "http://")):
+        return ExternalAsset(source, **kwargs)
+    if callable(source):
+        return (FastFunctionAsset if cache is False else CachedFunctionAsset)(source, **kwargs)
+    if isinstance(source, str | Path):
+        return CachedAsset(source, **kwargs)
+    raise ExperimentError(f"asset() takes a URL, a path or a function, not {source!r}")

@@ -276,3 +276,9 @@ CELERY_BEAT_SCHEDULE["sync-tick"] = {
     "schedule": SYNC_TICK_INTERVAL,
     "options": {"expires": SYNC_TICK_INTERVAL},
 }
+
+# --- bots -------------------------------------------------------------------------------------
+# HTTP clients enter as bots (`/start/?recruiter=bot`) only with this secret in the
+# X-Chorus-Bot-Token header (`manage.py bots --url` sends it), or on a DEBUG server. Empty: a
+# token derived from SECRET_KEY, which every process of one deployment shares.
+BOT_TOKEN = env_str("BOT_TOKEN")

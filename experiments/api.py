@@ -55,6 +55,29 @@ __all__ += [
     "StaticTrial", "StaticTrialMaker", "Trial", "TrialMaker",
 ]
 
+# --- PsyNet's names (see docs/porting.md) ---
+from . import compat  # noqa: E402
+from .bots import Bot  # noqa: E402
+from .compat import NoConsent, get_logger  # noqa: E402
+from .models import Participant  # noqa: E402
+from .timeline.elements import Timeline  # noqa: E402
+from .timeline.pages import FailedValidation  # noqa: E402
+
+#: PsyNet's imitation chains are chains whose next node copies the last answer: Chorus's chain
+#: classes do that by default (`ChainNode.summarize_trials` gives the answer as the next seed).
+ImitationChainTrialMaker, ImitationChainNode = ChainTrialMaker, ChainNode
+ImitationChainTrial, ImitationChainNetwork = ChainTrial, ChainNetwork
+
+def __getattr__(name: str):
+    # `from experiments.api import NoConsent`: say what Chorus does instead of a bare ImportError.
+    raise compat.missing_name(__name__, name)
+
+
+__all__ += [
+    "Bot", "FailedValidation", "ImitationChainNetwork", "ImitationChainNode", "ImitationChainTrial",
+    "ImitationChainTrialMaker", "NoConsent", "Participant", "Timeline", "get_logger",
+]
+
 # --- assets ---
 from assets.controls import AudioRecordControl  # noqa: E402
 from assets.kinds import (  # noqa: E402
@@ -66,14 +89,16 @@ from assets.kinds import (  # noqa: E402
     FastFunctionAsset,
     InheritedAssets,
     Recording,
+    asset,
 )
+from assets.kinds import FastFunctionAsset as OnDemandAsset  # noqa: E402 - PsyNet's newer name
 from assets.models import Asset  # noqa: E402
 from assets.storage import AssetStorage, LocalStorage, S3Storage  # noqa: E402
 
 __all__ += [
     "Asset", "AssetStorage", "AudioRecordControl", "CachedAsset", "CachedFunctionAsset",
     "ExperimentAsset", "ExternalAsset", "ExternalS3Asset", "FastFunctionAsset", "InheritedAssets",
-    "LocalStorage", "Recording", "S3Storage",
+    "LocalStorage", "OnDemandAsset", "Recording", "S3Storage", "asset",
 ]
 
 # --- sync (barriers, groupers, sync groups) ---

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from . import hooks
 from .experiment import Experiment
+from .loading import in_experiment_folder
 from .models import Deployment
 
 #: progress(description, total) returns a tqdm-like bar (update(n), close()).
@@ -28,7 +29,8 @@ def no_progress(description: str, total: int) -> _NoProgress:
 def deployment_create(*, experiment: Experiment, progress: ProgressFactory | None = None) -> Deployment:
     """Prepare every element (trial makers create their nodes), then record the deployment."""
     progress = progress or no_progress
-    with transaction.atomic():
+    # Researcher code runs here (start_nodes, create_initial_seed): in the experiment folder.
+    with transaction.atomic(), in_experiment_folder(experiment.path):
         for element in experiment.program.elements:
             element.prepare(experiment, progress)
         deployment = Deployment.objects.create(

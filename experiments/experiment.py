@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 from django.apps import apps
 
 from . import hooks
+from .compat import UNSUPPORTED_EXPERIMENT_NAMES, refuse_unsupported
 from .timeline import Program, compile_timeline
 from .timeline.elements import ExperimentError
 
@@ -17,7 +18,10 @@ class DataError(Exception):
 class Experiment:
     """Subclass this once in `experiment.py`: give it a `label` and a `timeline`.
 
-    Hooks: `test_check_bot(bot)` checks each bot after `manage.py test_experiment`;
+    Hooks: `test_check_bot(bot)` checks each bot after `manage.py test_experiment`, and
+    `test_check_bots(bots)` all of them together (group checks); a bot that errored or did not
+    complete fails the run whatever these hooks do; `test_serial_run_bots(bots)`, when defined,
+    steps the bots page by page (`bot.take_page(response=...)`) before they run to the end;
     `get_basic_data(context=None, **kwargs)` serves summary sheets to admins;
     `on_participant_failed(participant)` is called once when a participant fails.
     """
@@ -40,11 +44,31 @@ class Experiment:
             raise ExperimentError(f"{cls.__name__} has no `label`; give the experiment a name")
         if cls.timeline is None:
             raise ExperimentError(f"{cls.__name__} has no `timeline`")
+        refuse_unsupported(cls, UNSUPPORTED_EXPERIMENT_NAMES, what="an experiment attribute")
         program = compile_timeline(cls.timeline)
         for name, provider in hooks.researcher_arguments.items():  # e.g. `assets` (assets app)
             program.arg_providers.setdefault(name, provider)
         cls.program = program
+        cls._check_test_options()
         return program
+
+    @classmethod
+    def _check_test_options(cls) -> None:
+        """Refuse PsyNet test options Chorus cannot honour, rather than ignore them silently."""
+        mode = getattr(cls, "test_mode", None)
+        if mode is None:
+            return
+        if mode not in ("serial", "parallel"):
+            raise ExperimentError(f"{cls.__name__}.test_mode = {mode!r}: use 'serial' or 'parallel' "
+                                  "(or leave it out: Chorus chooses)")
+        together = [e for e in cls.program.elements if getattr(e, "bots_run_together", False)]
+        if mode == "serial" and together and not callable(getattr(cls, "test_serial_run_bots", None)):
+            raise ExperimentError(
+                f"{cls.__name__}.test_mode = 'serial' cannot work with sync elements "
+                f"({', '.join(sorted({type(e).__name__ for e in together}))}): one bot at a time "
+                "would wait forever for its group. Remove test_mode (test_experiment runs such bots "
+                "in parallel), or step the bots yourself in test_serial_run_bots(bots) with "
+                "bot.take_page(response=...).")
 
     @property
     def estimated_duration(self) -> float:
@@ -54,6 +78,14 @@ class Experiment:
         """Raise AssertionError if a bot's run is not what the experiment should produce."""
         assert not bot.failed, f"bot failed: {bot.failed_reason}"
         assert bot.complete, "bot did not reach the end of the experiment"
+
+    # test_serial_run_bots(self, bots): define it to step the bots yourself before they run to
+    # the end: `bot.take_page()` / `bot.take_page(response=...)` answer one page each and move
+    # past the wait pages after it (see experiments.bots.BaseBot.take_page).
+
+    def test_check_bots(self, bots: list[Any]) -> None:
+        """Raise AssertionError if the bots together are not what the experiment should produce
+        (e.g. group checks). Called once after every bot's `test_check_bot`."""
 
     def get_basic_data(self, context: Any = None, **kwargs: Any) -> dict[str, list[dict[str, Any]]]:
         """Sheets of summary data by name, each a list of rows (dicts)."""

@@ -131,6 +131,10 @@ upload_handler = UploadHandler()
 #: and after the timeline's elements' own `on_participant_failed`.
 participant_failed = Listeners("participant-failed listeners")
 
+#: `listener(*, workers_started)` → a list of hints when bots did not finish (`test_experiment`):
+#: work the apps wait for. Trials: nodes whose async_on_deploy has not run.
+stuck_bot_hints = Listeners("stuck-bot hints")
+
 #: `listener(asset)` on the worker right after an asset is in storage; errors are logged, never
 #: raised. Trials: finalize a trial once all its assets are stored.
 asset_deposited = Listeners("asset-deposited listeners")

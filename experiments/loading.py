@@ -2,10 +2,20 @@
 
 The folder is imported as a package, so `experiment.py` may import its neighbours. Errors say
 what is wrong and where; they surface at load, not on the first participant's request.
+
+Experiment code runs with the experiment folder as working directory, as under PsyNet (where
+one starts the experiment from its folder): importing experiment.py and calling function assets
+happen inside `in_experiment_folder` (and so do `manage.py deploy`'s preparation and nodes'
+`async_on_deploy`), so `open("stimuli.csv")` finds the file next to experiment.py. Functions
+run during a participant's request (code blocks, page makers) keep the process's working
+directory: build paths from `Path(__file__).parent` there. The working directory is process-wide, so those calls hold one re-entrant lock
+(`_cwd_lock`, taken after `_lock` when both are held) while they run.
 """
 
+import contextlib
 import hashlib
 import importlib
+import os
 import re
 import sys
 import threading
@@ -18,7 +28,22 @@ from .experiment import Experiment
 from .timeline.elements import ExperimentError
 
 _lock = threading.Lock()
+_cwd_lock = threading.RLock()
 _cache: dict[str, Experiment] = {}
+
+
+@contextlib.contextmanager
+def in_experiment_folder(folder: str | Path | None = None):
+    """Run the body with the experiment folder (default: the served experiment's) as working
+    directory, restoring the previous one after."""
+    target = Path(folder or get_experiment().path).expanduser().resolve()
+    with _cwd_lock:
+        previous = os.getcwd()
+        os.chdir(target)
+        try:
+            yield target
+        finally:
+            os.chdir(previous)
 
 
 class ExperimentLoadError(ExperimentError):
@@ -67,7 +92,8 @@ def load_experiment(path: str | Path) -> Experiment:
         module.__path__ = [str(folder)]  # type: ignore[attr-defined]
         sys.modules[package] = module
         try:
-            experiment_module = importlib.import_module(f"{package}.experiment")
+            with in_experiment_folder(folder):
+                experiment_module = importlib.import_module(f"{package}.experiment")
         except ExperimentError as exc:
             sys.modules.pop(package, None)
             raise ExperimentLoadError(f"{folder / 'experiment.py'}: {exc}") from exc
@@ -91,7 +117,8 @@ def load_experiment(path: str | Path) -> Experiment:
             raise ExperimentLoadError(f"{folder / 'experiment.py'} defines several Experiment subclasses ({names}); keep one")
         cls = classes[0]
         try:
-            cls.compile()
+            with in_experiment_folder(folder):
+                cls.compile()
         except ExperimentError as exc:
             raise ExperimentLoadError(f"{folder / 'experiment.py'}: {exc}") from exc
         cls.path = key

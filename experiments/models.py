@@ -39,15 +39,6 @@ class VarStore:
     def __init__(self, owner: "Participant") -> None:
         object.__setattr__(self, "_owner", owner)
 
-    @property
-    def extra(self) -> dict:
-        """What the apps above keep on this instance for the length of a request (trials: the
-        trials loaded for its pages). Never saved."""
-        extra = self.__dict__.get("_extra")
-        if extra is None:
-            extra = self._extra = {}
-        return extra
-
     def __getattr__(self, name: str):
         try:
             return self._owner.vars[name]
@@ -65,6 +56,15 @@ class VarStore:
 
     def has(self, name: str) -> bool:
         return name in self._owner.vars
+
+    def set(self, name: str, value) -> None:
+        """PsyNet's `var.set(name, value)`: the same as `var.name = value`."""
+        self._owner.vars[name] = value
+
+    def inc(self, name: str, value=1):
+        """PsyNet's `var.inc(name)`: add `value` (starting from 0) and return the new value."""
+        self._owner.vars[name] = self._owner.vars.get(name, 0) + value
+        return self._owner.vars[name]
 
     def __contains__(self, name: str) -> bool:
         return name in self._owner.vars

@@ -147,6 +147,11 @@ class PageView(ParticipantAPIView):
         return Response(page_payload(participant))
 
 
+def page_json(page: dict[str, Any]) -> bytes:
+    """A page payload as the page API sends it (its own renderer): what a browser gets (bots too)."""
+    return PageView.renderer_classes[0]().render(page)
+
+
 class ResponseView(ParticipantAPIView):
     parser_classes = [StrictJSONParser, MultiPartParser]
 

@@ -202,7 +202,7 @@ def _response_submit(*, token: str, page_uuid: Any, raw_answer: Any,
         module_id=runner.current_module_id(), answer=answer, metadata=metadata or {},
         time_taken=max(0.0, (now - started).total_seconds()),
     )
-    participant.answer = answer
+    page.store_answer(participant, answer)
     participant.time_credit += float(page.time_estimate or 0)
     next_page = runner.after_answer()
     _update_progress(participant, experiment)

@@ -44,6 +44,11 @@ class BarrierWaitingPage(Page):
         status = wait_status(participant)
         return bool(status["waiting"]) and not status["released"]
 
+    def bot_wait_status(self, participant: Any) -> dict[str, Any]:
+        """What the page's status poll says (barrier, "2 of 3 are here", deadline): bots use it
+        to wait until the deadline and to say what they waited for."""
+        return wait_status(participant)
+
 
 TIMEOUT_MESSAGE = (
     "Sorry: the other participants did not arrive in time, so the experiment has ended early "

@@ -13,8 +13,9 @@ reproduction).
 When a chain's newest node (its head) has `trials_per_node` finalized trials, the next node is
 created from them: `head.summarize_trials(trials, experiment, participant)` gives the seed and
 `new_node.create_definition_from_seed(seed, experiment, participant)` the definition. A chain is
-full once it has `max_nodes_per_chain` nodes; its last node records the chain's end state and
-takes no trials. With `propagate_failure` (default), a failed participant's trials fail and every
+full once `max_nodes_per_chain` nodes have taken their trials (as in PsyNet: a chain yields
+`max_nodes_per_chain * trials_per_node` trials); one more node, grown from the last answers, records
+the chain's end state and takes no trials. With `propagate_failure` (default), a failed participant's trials fail and every
 node grown from them too: the chain is cut back and regrows.
 """
 

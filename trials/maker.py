@@ -16,6 +16,7 @@ subclasses (`StaticTrialMaker`, `ChainTrialMaker`) decide which node a participa
 import time
 from typing import Any, ClassVar
 
+from experiments.compat import KnobDefaults, refuse_unsupported
 from experiments.timeline.elements import (
     CodeBlock,
     ExperimentError,
@@ -27,7 +28,7 @@ from experiments.timeline.elements import (
     while_loop,
 )
 from experiments.timeline.injection import call_with_args
-from experiments.timeline.pages import WaitPage
+from experiments.timeline.pages import InfoPage, WaitPage
 
 from . import selectors, services, synced
 from .models import Trial
@@ -36,6 +37,35 @@ from .services import WAIT
 _SAME_AS_EXPECTED = object()
 RECRUIT_MODES = ("n_participants", "n_trials")
 
+_ALLOCATION = ("Chorus picks the node or chain in one SQL statement (the least-used node; the shortest chain "
+               "with balance_across_chains=True). Steer it with blocks (StaticNode(block=...), "
+               "max_trials_per_block, choose_block_order), start_nodes, or allow_revisiting_networks; remove "
+               "this method")
+_NO_TRIAL_JOBS = ("Chorus runs no background job per trial: score the answer in score_answer (it runs in the "
+                  "submit, before show_feedback), make files with a FastFunctionAsset or CachedFunctionAsset, and "
+                  "put per-node work in the node's async_on_deploy; remove it")
+#: PsyNet trial-maker hooks and attributes Chorus does not run -> the Chorus way.
+UNSUPPORTED_MAKER_NAMES = {
+    "compute_performance_reward": (
+        "Chorus pays no performance reward. Compute it in performance_check and keep it on the participant "
+        "(participant.var.performance_reward = ...): it is exported with the participant"),
+    "compute_bonus": "Chorus pays no bonus; keep it in participant.var from performance_check",
+    "prioritize_networks": _ALLOCATION,
+    "custom_network_filter": _ALLOCATION,
+    "custom_node_filter": _ALLOCATION,
+    "async_timeout_sec": _NO_TRIAL_JOBS,
+    "check_timeout_interval_sec": _NO_TRIAL_JOBS,
+}
+#: PsyNet trial hooks and attributes Chorus does not run -> the Chorus way.
+UNSUPPORTED_TRIAL_NAMES = {
+    "async_post_trial": _NO_TRIAL_JOBS,
+    "run_async_post_trial": _NO_TRIAL_JOBS,
+    "wait_for_feedback": "Chorus scores the answer in the submit, so feedback never waits; remove it",
+    "make_definition": ("Chorus starts a trial's definition from its node's: override "
+                        "finalize_definition(self, definition, experiment, participant) and return the new one"),
+    "compute_bonus": "Chorus pays no bonus; keep it in participant.var (e.g. in score_answer's trial maker check)",
+}
+
 
 def current_trial_arg(runner) -> Trial | None:
     """The `trial` argument researcher functions may ask for: the participant's current trial."""
@@ -43,7 +73,7 @@ def current_trial_arg(runner) -> Trial | None:
     return maker.current_trial(runner.participant) if isinstance(maker, TrialMaker) else None
 
 
-class TrialMaker(Module):
+class TrialMaker(Module, metaclass=KnobDefaults):
     """Base of trial makers. Knobs common to all of them:
 
     - `id_`: unique name (also the Module id; trial rows carry it as `trial_maker_id`).
@@ -56,6 +86,11 @@ class TrialMaker(Module):
     - `check_performance_at_end` + `performance_threshold`: after the trials, `performance_check`
       (default: mean `trial.score`) below the threshold fails the participant; with
       `fail_trials_on_participant_performance_check` their trials here fail too.
+      `check_performance_every_trial`: the same check after each trial (fails at the first miss).
+      `give_end_feedback_passed`: after a passed end check, show `get_end_feedback_passed_page(score)`
+      (`end_performance_check_waits` is accepted: Chorus scores in the submit, nothing to wait for).
+    - Every keyword may also be a class attribute of a subclass (PsyNet's style); a keyword given
+      in the call wins (see `experiments.compat`).
     - `score_answer`: optional function (arguments by name: answer, definition, trial,
       participant, experiment) used instead of `trial_class.score_answer`.
     - `propagate_failure`: when a participant fails, their finalized trials here fail too (and,
@@ -79,7 +114,11 @@ class TrialMaker(Module):
                  max_trials_per_participant: Any = _SAME_AS_EXPECTED,
                  n_repeat_trials: int = 0,
                  check_performance_at_end: bool = False,
+                 check_performance_every_trial: bool = False,
                  performance_threshold: float = 0.0,
+                 performance_check_type: str = "score",
+                 give_end_feedback_passed: bool = False,
+                 end_performance_check_waits: bool = True,
                  fail_trials_on_participant_performance_check: bool = True,
                  score_answer: Any = None,
                  propagate_failure: bool | None = None,
@@ -111,6 +150,12 @@ class TrialMaker(Module):
             raise ExperimentError(f"trial maker '{id_}': recruit_mode must be one of {RECRUIT_MODES}")
         if recruit_mode == "n_participants" and not target_n_participants:
             raise ExperimentError(f"trial maker '{id_}': recruit_mode='n_participants' needs target_n_participants")
+        if performance_check_type != "score":
+            raise ExperimentError(f"trial maker '{id_}': performance_check_type={performance_check_type!r} is not "
+                                  "supported; Chorus checks scores: override performance_check(experiment, "
+                                  "participant, participant_trials) to compute it another way")
+        refuse_unsupported(type(self), UNSUPPORTED_MAKER_NAMES, what="a trial maker hook")
+        refuse_unsupported(trial_class, UNSUPPORTED_TRIAL_NAMES, what="a trial hook")
         if score_answer is not None and not callable(score_answer):
             raise ExperimentError(f"trial maker '{id_}': score_answer must be a function")
         self.trial_class = trial_class
@@ -118,6 +163,9 @@ class TrialMaker(Module):
         self.max_trials_per_participant = max_trials_per_participant
         self.n_repeat_trials = n_repeat_trials
         self.check_performance_at_end = check_performance_at_end
+        self.check_performance_every_trial = check_performance_every_trial
+        self.give_end_feedback_passed = give_end_feedback_passed
+        self.end_performance_check_waits = end_performance_check_waits
         self.performance_threshold = performance_threshold
         self.fail_trials_on_participant_performance_check = fail_trials_on_participant_performance_check
         self.score_function = score_answer
@@ -163,6 +211,8 @@ class TrialMaker(Module):
                 expected_repetitions=self.expected_trials_per_participant + self.n_repeat_trials,
             ),
             CodeBlock(self.step_end, label=f"{label}:end"),
+            conditional(f"{label}:end_feedback", self._has_end_feedback,
+                        PageMaker(self._end_feedback_page, time_estimate=0, label=f"{label}:end_feedback_page")),
         )
 
     def compile(self, b) -> None:
@@ -254,10 +304,17 @@ class TrialMaker(Module):
         if trial is not None and not trial.finalized:
             services.trial_finalize(maker=self, trial=trial, participant=participant, experiment=experiment,
                                     answer=participant.answer)
+            if self.check_performance_every_trial and not participant.failed:
+                self._check_performance(participant, experiment)
 
     def step_has_feedback(self, participant, experiment) -> bool:
         trial = self.current_trial(participant)
-        return trial is not None and trial.show_feedback(experiment=experiment, participant=participant) is not None
+        if trial is None:
+            return False
+        gives_feedback = getattr(trial, "gives_feedback", None)  # PsyNet's switch, when defined
+        if gives_feedback is not None and not gives_feedback(experiment=experiment, participant=participant):
+            return False
+        return trial.show_feedback(experiment=experiment, participant=participant) is not None
 
     def step_show_feedback(self, participant, experiment):
         return self.current_trial(participant).show_feedback(experiment=experiment, participant=participant)
@@ -266,21 +323,40 @@ class TrialMaker(Module):
         state = self.state(participant)
         state.update(trial=None, mode=None, phase="done")
         if self.check_performance_at_end and not participant.failed:
-            trials = selectors.participant_trials(trial_maker_id=self.id, participant_id=participant.pk)
-            result = self.performance_check(experiment=experiment, participant=participant, participant_trials=trials)
-            if not isinstance(result, dict) or "passed" not in result:
-                raise ExperimentError(f"{type(self).__name__}.performance_check must return {{'score': .., 'passed': ..}}")
-            participant.vars.setdefault("performance_check", {})[self.id] = {
-                "score": result.get("score"), "passed": bool(result["passed"]),
-            }
-            if not result["passed"]:
-                if self.fail_trials_on_participant_performance_check:
-                    services.participant_trials_fail(maker=self, participant=participant,
-                                                     reason="participant failed the performance check",
-                                                     include_finalized=True)
-                participant.fail(f"performance check failed in '{self.id}'", tags=["performance_check", self.id])
+            self._check_performance(participant, experiment)
+
+    def _check_performance(self, participant, experiment) -> None:
+        trials = selectors.participant_trials(trial_maker_id=self.id, participant_id=participant.pk)
+        result = self.performance_check(experiment=experiment, participant=participant, participant_trials=trials)
+        if not isinstance(result, dict) or "passed" not in result:
+            raise ExperimentError(f"{type(self).__name__}.performance_check must return {{'score': .., 'passed': ..}}")
+        participant.vars.setdefault("performance_check", {})[self.id] = {
+            "score": result.get("score"), "passed": bool(result["passed"]),
+        }
+        if not result["passed"]:
+            if self.fail_trials_on_participant_performance_check:
+                services.participant_trials_fail(maker=self, participant=participant,
+                                                 reason="participant failed the performance check",
+                                                 include_finalized=True)
+            participant.fail(f"performance check failed in '{self.id}'", tags=["performance_check", self.id])
+
+    def _has_end_feedback(self, participant) -> bool:
+        result = participant.vars.get("performance_check", {}).get(self.id)
+        return bool(self.give_end_feedback_passed and self.check_performance_at_end and result and result["passed"]
+                    and not participant.failed)
+
+    def _end_feedback_page(self, participant, experiment):
+        score = participant.vars["performance_check"][self.id]["score"]
+        return call_with_args(self.get_end_feedback_passed_page, {
+            "score": score, "participant": participant, "experiment": experiment})
 
     # --- hooks for subclasses and researchers ---------------------------------------------------
+
+    def get_end_feedback_passed_page(self, score):
+        """The page shown after a passed end performance check (with `give_end_feedback_passed`)."""
+        shown = "no score" if score is None else f"{score:.2f}" if isinstance(score, float) else str(score)
+        return InfoPage(f"You finished this part. Your performance score was {shown}.", time_estimate=5,
+                        label=f"{self.id}:end_feedback")
 
     def prepare_trial(self, *, experiment, participant, state: dict[str, Any], number: int) -> Trial | str | None:
         """Create the participant's next trial (a Trial), say WAIT, or None when there is none."""

@@ -187,6 +187,11 @@ class Trial(AssetHolder):
 
     # --- hooks researchers override -----------------------------------------------------------
 
+    @property
+    def position(self) -> int:
+        """PsyNet's `trial.position`: 0 for the participant's first trial in this maker (`number` - 1)."""
+        return self.number - 1
+
     def show_trial(self, experiment, participant):
         """Return the page (or list of pages) of this trial. The last page's answer is the trial's."""
         raise NotImplementedError(f"{type(self).__name__} must define show_trial(self, experiment, participant)")

@@ -45,7 +45,7 @@ _EXCLUDE_USED = "AND NOT EXISTS (SELECT 1 FROM {trial} t WHERE t.participant_id 
 
 
 def static_node_candidate(*, trial_maker_id: str, participant_id: int, block: str, allow_repeated_nodes: bool,
-                          pivot: int) -> Node | None:
+                          pivot: int, balance: bool = True) -> Node | None:
     """The node to give next in `block`: one of the least used eligible nodes, the first at or
     after `pivot` (random) in the nodes' random `shuffle` order, wrapping around.
 
@@ -55,6 +55,11 @@ def static_node_candidate(*, trial_maker_id: str, participant_id: int, block: st
     counts the trial with a conditional update on the `n_trials` read here
     (services.static_trial_allocate), which makes the choice race-free.
     """
+    if not balance:  # balance_across_nodes=False: any eligible node, counts ignored
+        queryset = Node.objects.filter(trial_maker_id=trial_maker_id, block=block, failed=False, ready=True)
+        if not allow_repeated_nodes:
+            queryset = queryset.filter(~Exists(Trial.objects.filter(participant_id=participant_id, node=OuterRef("pk"))))
+        return queryset.order_by("?").first()
     node_table, trial_table = Node._meta.db_table, Trial._meta.db_table
     exclude_m = exclude_n = ""
     if not allow_repeated_nodes:

@@ -33,14 +33,15 @@ class StaticTrial(Trial):
 
 class StaticTrialMaker(TrialMaker):
     """Fixed nodes, balanced allocation. Extra knobs: `nodes`, `allow_repeated_nodes`,
-    `max_trials_per_block`, and `target_trials_per_node` for `recruit_mode="n_trials"`."""
+    `max_trials_per_block`, `target_trials_per_node` for `recruit_mode="n_trials"`, and
+    `balance_across_nodes` (PsyNet's; False: any eligible node at random, ignoring counts)."""
 
     trial_base = StaticTrial
 
     def __init__(self, id_: str, trial_class: type[StaticTrial], nodes: list[StaticNode],
                  expected_trials_per_participant: int, *, allow_repeated_nodes: bool = False,
                  max_trials_per_block: int | None = None, target_trials_per_node: int | None = None,
-                 **kwargs: Any) -> None:
+                 balance_across_nodes: bool = True, **kwargs: Any) -> None:
         if callable(nodes):
             nodes = nodes()
         nodes = list(nodes or [])
@@ -61,6 +62,7 @@ class StaticTrialMaker(TrialMaker):
         if kwargs.get("recruit_mode") == "n_trials" and not target_trials_per_node:
             raise ExperimentError(f"static trial maker '{id_}': recruit_mode='n_trials' needs target_trials_per_node")
         self.allow_repeated_nodes = allow_repeated_nodes
+        self.balance_across_nodes = bool(balance_across_nodes)
         self.max_trials_per_block = max_trials_per_block
         self.target_trials_per_node = target_trials_per_node
         super().__init__(id_, trial_class, expected_trials_per_participant, **kwargs)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from experiments import hooks
-from experiments.loading import get_experiment
+from experiments.loading import get_experiment, in_experiment_folder
 from experiments.locks import Space, try_xact_lock
 
 from ..functions import resolve_function
@@ -124,7 +124,8 @@ def _deposit_bytes(asset: Asset, storage: AssetStorage) -> dict:
             return {}
         with tempfile.TemporaryDirectory(prefix="chorus-fn-") as tmp:
             output = Path(tmp) / f"output{asset.extension}"
-            resolve_function(asset.function)(path=str(output), **asset.arguments)
+            with in_experiment_folder():  # relative paths name files next to experiment.py
+                resolve_function(asset.function)(path=str(output), **asset.arguments)
             if not output.is_file():
                 raise RuntimeError(f"{asset.function} did not write a file to `path`")
             sha, size = content_sha256(output)
@@ -267,7 +268,8 @@ def asset_delete_file(*, asset_id: int) -> None:
 def render_fast_function(asset: Asset, directory: Path) -> Path:
     """Make a FastFunctionAsset's file in `directory` (the asset view serves and discards it)."""
     output = directory / f"output{asset.extension}"
-    resolve_function(asset.function)(path=str(output), **asset.arguments)
+    with in_experiment_folder():  # relative paths name files next to experiment.py
+        resolve_function(asset.function)(path=str(output), **asset.arguments)
     if not output.is_file():
         raise RuntimeError(f"{asset.function} did not write a file to `path`")
     return output

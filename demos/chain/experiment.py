@@ -50,7 +50,7 @@ class ChainDemo(Experiment):
             chain_type="across",
             chains_per_experiment=len(START_NUMBERS),
             start_nodes=[NumberNode(definition={"number": n}) for n in START_NUMBERS],
-            max_nodes_per_chain=6,
+            max_nodes_per_chain=5,  # five generations take trials; a sixth node keeps the end state
             trials_per_node=1,
             expected_trials_per_participant=len(START_NUMBERS),
             recruit_mode="n_trials",

@@ -12,7 +12,8 @@ from typing import Any
 
 from .injection import call_with_args
 
-_UNSET = object()
+#: "No bot_response given" (None is a valid response).
+UNSET = object()
 
 
 class AnswerFormatError(ValueError):
@@ -24,7 +25,7 @@ class Control:
     #: The content types of files this control accepts with its answer (recording controls).
     accepts_files: tuple[str, ...] = ()
 
-    def __init__(self, *, bot_response: Any = _UNSET) -> None:
+    def __init__(self, *, bot_response: Any = UNSET) -> None:
         self._bot_response = bot_response
 
     def to_dict(self) -> dict[str, Any]:
@@ -40,7 +41,7 @@ class Control:
         return None
 
     def get_bot_response(self, available: dict[str, Any]) -> Any:
-        if self._bot_response is _UNSET:
+        if self._bot_response is UNSET:
             return self.default_bot_response()
         if callable(self._bot_response):
             return call_with_args(self._bot_response, available)

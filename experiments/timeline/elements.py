@@ -77,6 +77,11 @@ def join(*items: Any) -> Sequence:
     return Sequence(_flatten(items))
 
 
+def Timeline(*items: Any) -> Sequence:  # noqa: N802 - PsyNet's name for a class
+    """PsyNet's `Timeline(...)`: the same as `join(...)` (the experiment's `timeline` attribute)."""
+    return join(*items)
+
+
 class PageElt(Elt):
     def __init__(self, page: Page) -> None:
         if page.time_estimate is None:

@@ -1,4 +1,8 @@
-"""Call researcher functions with the arguments they name (`participant`, `experiment`, ...)."""
+"""Call researcher functions with the arguments they name (`participant`, `experiment`, ...).
+
+`bot` is PsyNet's name for the participant a bot drives: a function asking for `bot` gets the
+participant.
+"""
 
 import functools
 import inspect
@@ -48,6 +52,9 @@ def call_with_args(fn: Callable, available: Mapping[str, Any]) -> Any:
     with the names that could have been used.
     """
     names, takes_kwargs = _parameters(fn)
+    if "bot" in names and "bot" not in available and "participant" in available:
+        # PsyNet passes the bot (a participant) as `bot` to bot_response and test functions.
+        available = {**available, "bot": available["participant"]}
     wanted = available.keys() if takes_kwargs else [n for n in names if n in available]
     kwargs = {}
     for name in wanted:

@@ -2,9 +2,21 @@
 
 from typing import Any
 
-from .controls import AnswerFormatError, Control, NextButton, NullControl
+from .controls import UNSET, AnswerFormatError, Control, NextButton, NullControl
 from .injection import call_with_args
 from .prompts import Prompt
+
+
+class FailedValidation(str):
+    """PsyNet's `return FailedValidation("message")` from `validate`: the message the participant
+    sees (Chorus also takes a plain string; None accepts the answer)."""
+
+    def __new__(cls, message: str = "Invalid response, please try again.") -> "FailedValidation":
+        return super().__new__(cls, message or "Invalid response, please try again.")
+
+    @property
+    def message(self) -> str:
+        return str(self)
 
 
 class Page:
@@ -12,6 +24,11 @@ class Page:
 
     Subclass and override `validate(answer, participant=..., experiment=...)` to reject an answer
     with a message; the participant stays on the page and sees it.
+
+    PsyNet's options: `save_answer` (True: the answer becomes `participant.answer`; a string: also
+    `participant.var.<string>`; False: `participant.answer` is left as it was; the response is
+    stored either way) and `bot_response` (a value, or a function of `participant`, `experiment`,
+    `page`, `trial`, ...: the raw answer a bot submits, as a browser would; default: the control's).
     """
 
     #: A terminal page ends the timeline: it is shown but takes no answer.
@@ -20,16 +37,21 @@ class Page:
     def __init__(self, label: str, prompt: Prompt | str | None = None,
                  control: Control | None = None, *, time_estimate: float | None = None,
                  validate=None, auto_submit_after: float | None = None,
-                 title: str = "") -> None:
+                 title: str = "", save_answer: bool | str = True, bot_response: Any = UNSET) -> None:
         if not label or not isinstance(label, str):
             raise ValueError("a page needs a label (a non-empty string)")
         self.label = label
-        self.prompt = Prompt(prompt) if isinstance(prompt, str) else (prompt or Prompt(""))
+        # A string or markup (mark_safe, Markup, an object with render()) becomes a text prompt.
+        self.prompt = prompt if isinstance(prompt, Prompt) else Prompt(prompt)
         self.control = control or NullControl()
         self.time_estimate = time_estimate
         self._validate = validate
         self.auto_submit_after = auto_submit_after
         self.title = title
+        if not isinstance(save_answer, bool | str) or save_answer == "":
+            raise ValueError(f"page '{label}': save_answer must be True, False or a variable name")
+        self.save_answer = save_answer
+        self._bot_response = bot_response
 
     def format_answer(self, raw: Any) -> Any:
         return self.control.format_answer(raw)
@@ -44,7 +66,19 @@ class Page:
     def on_reach(self, participant, experiment) -> None:
         """Called once when the participant arrives at this page (end pages use it)."""
 
+    def store_answer(self, participant, answer: Any) -> None:
+        """Keep the accepted answer on the participant as `save_answer` says."""
+        if self.save_answer is False:
+            return
+        participant.answer = answer
+        if isinstance(self.save_answer, str):
+            participant.vars[self.save_answer] = answer
+
     def get_bot_response(self, available: dict[str, Any]) -> Any:
+        if self._bot_response is not UNSET:
+            if callable(self._bot_response):
+                return call_with_args(self._bot_response, {**available, "page": self})
+            return self._bot_response
         return self.control.get_bot_response({**available, "page": self})
 
     def to_dict(self) -> dict[str, Any]:

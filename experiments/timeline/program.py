@@ -11,7 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .elements import Conditional, Elt, ExperimentError, Module, PageMaker, Switch, WhileLoop, join
+from .elements import (
+    CodeBlock,
+    Conditional,
+    Elt,
+    ExperimentError,
+    Module,
+    PageElt,
+    PageMaker,
+    Sequence,
+    Switch,
+    WhileLoop,
+    join,
+)
 from .injection import Lazy, call_with_args
 from .pages import Page, SuccessfulEndPage, UnsuccessfulEndPage
 
@@ -36,20 +48,47 @@ class ShowPage(Instruction):
     def terminal(self) -> bool:
         return isinstance(self.source, Page) and self.source.terminal
 
-    def pages(self, available: dict[str, Any]) -> list[Page]:
+    def entries(self, available: dict[str, Any]) -> list[Page | CodeBlock]:
+        """The pages, and the code blocks between them (PsyNet's show_trial may return both),
+        in order."""
         if isinstance(self.source, Page):
             return [self.source]
-        made = call_with_args(self.source.function, available)
-        pages = list(made) if isinstance(made, list | tuple) else [made]
-        if not pages or not all(isinstance(p, Page) for p in pages):
-            raise ExperimentError(f"PageMaker '{self.source.label}' must return a page or a list of pages")
+        entries = _page_entries(call_with_args(self.source.function, available))
+        pages = [e for e in entries if isinstance(e, Page)]
+        if not pages or len(pages) + sum(isinstance(e, CodeBlock) for e in entries) != len(entries):
+            raise ExperimentError(f"PageMaker '{self.source.label}' must return a page or a list of pages "
+                                  "(and code blocks between them)")
         for page in pages:
             if page.time_estimate is None:
                 page.time_estimate = self.source.time_estimate / len(pages)
-        return pages
+        return entries
+
+    def pages(self, available: dict[str, Any]) -> list[Page]:
+        return [e for e in self.entries(available) if isinstance(e, Page)]
+
+    def code_between(self, available: dict[str, Any], after: int) -> list[CodeBlock]:
+        """The code blocks that run after page number `after` (-1: before the first page) and
+        before the next page (or the end of the list)."""
+        seen, blocks = -1, []
+        for entry in self.entries(available):
+            if isinstance(entry, Page):
+                if seen == after:
+                    break
+                seen += 1
+            elif seen == after:
+                blocks.append(entry)
+        return blocks
 
     def execute(self, run: "Runner", position: int) -> int | None:
         return None
+
+
+def _page_entries(made: Any) -> list[Any]:
+    if isinstance(made, Sequence):
+        made = made.elts
+    if isinstance(made, list | tuple):
+        return [entry for item in made for entry in _page_entries(item)]
+    return [made.page if isinstance(made, PageElt) else made]
 
 
 class RunCode(Instruction):
@@ -344,6 +383,8 @@ class Runner:
                 break
             position = next_position
         self.state["sub"] = 0
+        if self._run_code_between(after=-1) and self.participant.failed:
+            return self.next_page(start=self.participant.position)
         page = self.current_page()
         return self._arrive(page)
 
@@ -352,11 +393,24 @@ class Runner:
         or run on to the next page of the timeline."""
         pages = self.current_pages()
         sub = self.state.get("sub", 0)
+        if not self.participant.failed:
+            self._run_code_between(after=sub)
         if sub + 1 < len(pages) and not self.participant.failed:
             self.state["sub"] = sub + 1
-            page = pages[sub + 1]
+            page = self.current_pages()[sub + 1]  # made again: the code may have changed state
             return self._arrive(page)
         return self.next_page(start=self.participant.position + 1)
+
+    def _run_code_between(self, *, after: int) -> bool:
+        """Run the code blocks a PageMaker placed after page number `after` (once: only when
+        the participant moves on). True if there were any."""
+        instruction = self.instruction()
+        if not isinstance(instruction, ShowPage) or isinstance(instruction.source, Page):
+            return False
+        blocks = instruction.code_between(self.available(), after)
+        for block in blocks:
+            call_with_args(block.function, self.available())
+        return bool(blocks)
 
     def _is_terminal(self, position: int) -> bool:
         instruction = self.program.instructions[position]

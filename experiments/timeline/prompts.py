@@ -1,6 +1,27 @@
-"""What a page shows: text, images, audio, video. Each prompt is described as a JSON-able dict."""
+"""What a page shows: text, images, audio, video. Each prompt is described as a JSON-able dict.
+
+Text is escaped unless it is HTML markup: an object with `__html__` (Django's `mark_safe`/
+`SafeString`, markupsafe's `Markup`) or with a `render()` method (e.g. dominate tags, as PsyNet
+experiments write them), or a plain string given with `html=True`.
+"""
 
 from typing import Any
+
+
+def as_text(content: Any) -> tuple[str, bool]:
+    """(text, is_html) of a prompt's content: markup objects are HTML, plain strings are not."""
+    if content is None:
+        return "", False
+    html = getattr(content, "__html__", None)
+    if callable(html):
+        return str(html()), True
+    if not isinstance(content, str):
+        render = getattr(content, "render", None)
+        if callable(render):
+            return str(render()), True
+        raise TypeError(f"prompt text must be a string or HTML markup (an object with __html__ or "
+                        f"render()), not {type(content).__name__}")
+    return str(content), False
 
 
 def _url(source: Any) -> str:
@@ -12,10 +33,10 @@ def _url(source: Any) -> str:
 class Prompt:
     kind = "text"
 
-    def __init__(self, text: str = "", *, text_align: str = "left", html: bool = False) -> None:
-        self.text = text
+    def __init__(self, text: Any = "", *, text_align: str = "left", html: bool = False) -> None:
+        self.text, markup = as_text(text)
         self.text_align = text_align
-        self.html = html
+        self.html = html or markup
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "text": self.text, "text_align": self.text_align, "html": self.html}

@@ -146,10 +146,10 @@ def test_answers_derived_from_page_json_are_valid_for_every_built_in_control():
 
 @pytest.mark.django_db
 def test_test_experiment_passes_for_hello_world():
-    out = run("test_experiment")
-    assert "PASS: 3 bots took 'Hello world' and passed test_check_bot" in out
+    out = run("test_experiment", "--no-worker")
+    assert "PASS: 3 bots took 'Hello world', completed it and passed its checks" in out
     assert Participant.objects.filter(is_bot=True, complete=True).count() == 3
-    run("test_experiment")
+    run("test_experiment", "--no-worker")
     assert Deployment.objects.count() == 1  # deployed once, only when needed
 
 
@@ -158,10 +158,10 @@ def test_test_experiment_fails_when_test_check_bot_fails(use_experiment):
     use_experiment(FIXTURES / "bot_check_fails")
     out = StringIO()
     with pytest.raises(CommandError) as excinfo:
-        call_command("test_experiment", stdout=out, stderr=StringIO())
+        call_command("test_experiment", "--no-worker", stdout=out, stderr=StringIO())
     assert excinfo.value.returncode == 1
-    assert "FAIL: 2 of 2 bots failed test_check_bot for 'Score check'" in str(excinfo.value)
-    assert "score is 1, expected 10" in out.getvalue()
+    assert "FAIL: 2 of 2 bots failed for 'Score check'" in str(excinfo.value)
+    assert "test_check_bot: score is 1, expected 10" in out.getvalue()
 
 
 @pytest.mark.django_db
@@ -169,8 +169,8 @@ def test_test_experiment_fails_when_bots_fail(use_experiment):
     use_experiment(FIXTURES / "bot_rejected")
     out = StringIO()
     with pytest.raises(CommandError, match="FAIL: 1 of 1 bots"):
-        call_command("test_experiment", stdout=out, stderr=StringIO())
-    assert "bot failed: BotError: page 'name' refused the bot's answer" in out.getvalue()
+        call_command("test_experiment", "--no-worker", stdout=out, stderr=StringIO())
+    assert "bot stopped with an error: BotError: page 'name' refused the bot's answer" in out.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -76,8 +76,10 @@ def test_start_without_parameters_is_a_direct_participant(client):
     assert (participant.worker_id, participant.recruiter, participant.entry_params) == ("", "direct", {})
 
 
-def test_recruiter_bot_marks_http_bots(client):
-    client.get("/start/", {"worker_id": "bot-1", "recruiter": "bot"})
+def test_recruiter_bot_marks_http_bots_that_send_the_bot_token(client):
+    from experiments.bots import BOT_TOKEN_HEADER, bot_token
+
+    client.get("/start/", {"worker_id": "bot-1", "recruiter": "bot"}, headers={BOT_TOKEN_HEADER: bot_token()})
     assert Participant.objects.get().is_bot
 
 

@@ -29,8 +29,12 @@ def test_across_chains_are_created_at_deploy_and_grow_from_each_answer(make_expe
     assert [chain_values(n) for n in networks()] == [[0, 1], [0, 1]]
     run_bot()
     run_bot()
-    assert [chain_values(n) for n in networks()] == [[0, 1, 2, 3], [0, 1, 2, 3]]
+    assert not any(n.full for n in networks())  # 4 nodes have trials only once the 4th is answered
+    run_bot()
+    # As in PsyNet, max_nodes_per_chain=4 nodes take trials (4 per chain); the 5th keeps the end state.
+    assert [chain_values(n) for n in networks()] == [[0, 1, 2, 3, 4], [0, 1, 2, 3, 4]]
     assert all(n.full for n in networks())
+    assert Trial.objects.filter(finalized=True).count() == 8
     late = run_bot()  # chains are full: no trials, straight on
     assert not late.trials.exists() and late.complete
     for network in networks():
@@ -60,10 +64,10 @@ def test_within_chains_belong_to_their_participant(make_experiment):
     for participant in (first, second):
         own = list(Network.objects.filter(participant=participant).order_by("position"))
         assert len(own) == 2 and all(n.full for n in own)
-        assert [chain_values(n) for n in own] == [[0, 1, 2], [0, 1, 2]]
-        # Round robin over the participant's chains: shortest chain first.
+        assert [chain_values(n) for n in own] == [[0, 1, 2, 3], [0, 1, 2, 3]]
+        # Round robin over the participant's chains: shortest chain first; 3 trials per chain.
         positions = [t.network.position for t in participant.trials.order_by("number")]
-        assert positions == [0, 1, 0, 1]
+        assert positions == [0, 1, 0, 1, 0, 1]
     assert Network.objects.filter(participant__isnull=True).count() == 0
 
 

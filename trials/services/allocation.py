@@ -74,6 +74,7 @@ def static_trial_allocate(*, maker, participant, experiment, blocks: list[str], 
                 node = selectors.static_node_candidate(
                     trial_maker_id=maker.id, participant_id=participant.pk, block=block,
                     allow_repeated_nodes=maker.allow_repeated_nodes, pivot=random.randrange(2**31),
+                    balance=getattr(maker, "balance_across_nodes", True),
                 )
                 if node is None:
                     break  # this block has nothing left for the participant: try the next one

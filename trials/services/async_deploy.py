@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from experiments.loading import get_experiment
+from experiments.loading import get_experiment, in_experiment_folder
 from experiments.locks import Space, try_xact_lock
 
 from ..models import Node
@@ -63,7 +63,8 @@ def node_async_deploy(*, node_id: int) -> bool:
         return False
     Node.objects.filter(pk=node_id).update(async_attempts=F("async_attempts") + 1)
     try:
-        node.async_on_deploy()
+        with in_experiment_folder():  # relative paths name files next to experiment.py, as in PsyNet
+            node.async_on_deploy()
     except Exception as exc:
         Node.objects.filter(pk=node_id).update(async_error=f"{type(exc).__name__}: {exc}"[:10_000])
         raise

@@ -47,7 +47,7 @@ def chain_network_create(*, maker, experiment, participant, position: int, start
     node.save(force_insert=True)
     holders_register_pending([node])
     network.head, network.n_nodes = node, 1
-    network.full = maker.max_nodes_per_chain is not None and 1 >= maker.max_nodes_per_chain
+    network.full = False  # its start node takes trials (max_nodes_per_chain >= 1)
     network.save(update_fields=["head", "n_nodes", "full", "updated_at"])
     if not node.ready:
         nodes_async_deploy_schedule(node_ids=[node.pk])
@@ -117,7 +117,9 @@ def chain_grow(*, maker, trial: Trial, participant, experiment) -> Node | None:
         child.save(force_insert=True)
         holders_register_pending([child])
         network.head, network.n_nodes = child, child.degree + 1
-        network.full = maker.max_nodes_per_chain is not None and network.n_nodes >= maker.max_nodes_per_chain
+        # PsyNet's count: max_nodes_per_chain nodes take trials; the node grown from the last of
+        # them keeps the chain's end state and takes none.
+        network.full = maker.max_nodes_per_chain is not None and network.n_nodes > maker.max_nodes_per_chain
         network.save(update_fields=["head", "n_nodes", "full", "updated_at"])
         if not child.ready:
             nodes_async_deploy_schedule(node_ids=[child.pk])

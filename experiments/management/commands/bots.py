@@ -4,11 +4,12 @@ from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError
 
-from experiments.bots import DEFAULT_MAX_PAGES, run_bots
+from experiments.bots import DEFAULT_MAX_PAGES, MAX_HOLD, run_bots
 from experiments.management.cli import (
     experiment_deployed,
     http_url,
     non_negative_float,
+    positive_float,
     positive_int,
     progress_bar,
 )
@@ -26,6 +27,9 @@ class Command(BaseCommand):
                             help="take the experiment over HTTP at this server instead")
         parser.add_argument("--max-pages", type=positive_int, default=DEFAULT_MAX_PAGES,
                             help=f"a bot gives up after this many pages (default {DEFAULT_MAX_PAGES})")
+        parser.add_argument("--max-wait", type=positive_float, default=MAX_HOLD,
+                            help="seconds a bot waits for others at a barrier (past its deadline) or "
+                                 f"on a wait page shown again and again, before it gives up (default {MAX_HOLD:g})")
         parser.add_argument("--wait", type=non_negative_float, default=None,
                             help="seconds bots stay on a WaitPage (default: experiment.test_bot_wait)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -38,7 +42,7 @@ class Command(BaseCommand):
                            disable=options["no_progress"])
         try:
             bots, summary = run_bots(n, parallel=options["parallel"], url=url,
-                                     max_pages=options["max_pages"], wait=options["wait"],
+                                     max_pages=options["max_pages"], max_hold=options["max_wait"], wait=options["wait"],
                                      on_done=lambda bot: bar.update(1))
         finally:
             bar.close()
