@@ -135,6 +135,8 @@ def main() -> int:
     manage = [sys.executable, str(ROOT / "manage.py")]
 
     signal.signal(signal.SIGTERM, _sigterm)
+    # Ctrl-C stops the demo even when it was started where SIGINT is ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     pgdata = None if env.get("DATABASE_URL") else var_dir / "postgres"
     processes: list[subprocess.Popen] = []
     status = 1
