@@ -154,8 +154,7 @@ def main() -> int:
             print(f"  PostgreSQL:  embedded, data in {pgdata} (Unix socket only; stopped with the demo)",
                   flush=True)
         run = lambda *cmd: subprocess.run([*manage, *cmd], env=env, cwd=ROOT, check=True)  # noqa: E731
-        run("deploy")
-        run("collectstatic", "--noinput", "-v", "0")
+        run("deploy")  # migrates, collects static files, records the deployment
         password = secrets.token_urlsafe(9)
         created = subprocess.run(
             [*manage, "shell", "--no-imports", "-c",

@@ -28,15 +28,16 @@ def process_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def database_url() -> str:
-    """The URL of the database the test runs on, for a child process: the system PostgreSQL over
-    TCP, or the embedded server, whose host is a socket folder (percent-encoded)."""
+def database_url(name: str | None = None) -> str:
+    """The URL of the database the test runs on (or of database `name` on the same server), for
+    a child process: the system PostgreSQL over TCP, or the embedded server, whose host is a
+    socket folder (percent-encoded)."""
     from django.db import connection
 
     db = connection.settings_dict
     password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
     host = quote(str(db["HOST"]), safe="") if db["HOST"] else ""
-    return f"postgres://{quote(db['USER'], safe='')}{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+    return f"postgres://{quote(db['USER'], safe='')}{password}@{host}:{db['PORT'] or 5432}/{name or db['NAME']}"
 
 
 def manage(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
