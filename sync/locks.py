@@ -6,9 +6,6 @@ the barrier id until it commits. The rule: **a transaction blocks only for its f
 another one (a participant released at one barrier runs on to the next in the same request)
 only *tries* it; if it is busy, the work is redone after commit, in a fresh transaction. So no
 transaction ever waits for a sync lock while holding one, and no cycle of waits can form.
-
-On SQLite (the embedded demo) every write transaction is already serialised (IMMEDIATE mode),
-so these functions do nothing there.
 """
 
 import hashlib
@@ -27,10 +24,6 @@ def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "big", signed=True)
 
 
-def is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
 #: A transaction-local setting marks "this transaction holds a sync lock" (reset by PostgreSQL
 #: at commit or rollback). Asking pg_locks instead would take every lock-manager partition lock.
 _HELD = "chorus.sync_locks"
@@ -43,8 +36,6 @@ def lock_barrier(barrier_id: str) -> tuple[bool, bool]:
     in which case it waited for the lock if needed (acquired is then always True). Otherwise the
     lock was only tried. Must be called inside a transaction. One round trip.
     """
-    if not is_postgres():
-        return True, True
     key = lock_key(barrier_id)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -64,8 +55,8 @@ def lock_barrier(barrier_id: str) -> tuple[bool, bool]:
 def try_lock_barriers(names: list[str]) -> list[bool]:
     """Try to lock several barriers (never waits); one round trip. For the beat, which then
     processes every group of a GroupBarrier that nobody else is processing, in one transaction."""
-    if not is_postgres() or not names:
-        return [True] * len(names)
+    if not names:
+        return []
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_try_advisory_xact_lock(%s, key), set_config(%s, '1', true) "
@@ -76,8 +67,6 @@ def try_lock_barriers(names: list[str]) -> list[bool]:
 
 
 def holds_barrier_lock() -> bool:
-    if not is_postgres():
-        return False
     with connection.cursor() as cursor:
         cursor.execute("SELECT coalesce(current_setting(%s, true), '') = '1'", [_HELD])
         return bool(cursor.fetchone()[0])
@@ -85,15 +74,11 @@ def holds_barrier_lock() -> bool:
 
 def try_tick_lock() -> bool:
     """Session-level guard so two beat ticks never overlap (beat does not prevent it)."""
-    if not is_postgres():
-        return True
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, 0)", [TICK_SPACE])
         return bool(cursor.fetchone()[0])
 
 
 def release_tick_lock() -> None:
-    if not is_postgres():
-        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_unlock(%s, 0)", [TICK_SPACE])

@@ -32,7 +32,7 @@ from experiments.models import Participant
 from experiments.timeline.elements import ExperimentError
 from experiments.timeline.injection import call_with_args
 
-from .locks import is_postgres, lock_barrier, try_lock_barriers
+from .locks import lock_barrier, try_lock_barriers
 from .models import BarrierWait, PendingFailure, SyncGroup, SyncGroupMember
 
 if TYPE_CHECKING:
@@ -213,9 +213,8 @@ def _lock_groups(ids: Iterable[int], ctx: Context) -> dict[int, SyncGroup]:
     ids = sorted(set(ids))
     if not ids:
         return {}
-    query = SyncGroup.objects.filter(pk__in=ids).order_by("id")
-    if is_postgres():
-        query = query.select_for_update(of=("self",), no_key=True, skip_locked=not ctx.blocking)
+    query = SyncGroup.objects.filter(pk__in=ids).order_by("id").select_for_update(
+        of=("self",), no_key=True, skip_locked=not ctx.blocking)
     groups = {g.pk: g for g in query}
     # Busy (or deleted): processed again after commit, waiting for the row then.
     ctx.deferred_groups.update(set(ids) - set(groups))
@@ -365,7 +364,7 @@ def decide_grouper(grouper: "Grouper", ctx: Context) -> None:
     if getattr(grouper, "join_existing_groups", False):
         _top_up(grouper, ctx)
     pending = ctx.pending()
-    if pending and isinstance(grouper, SimpleGrouper) and grouper.uses_fast_path() and is_postgres():
+    if pending and isinstance(grouper, SimpleGrouper) and grouper.uses_fast_path():
         if len(pending) >= grouper.batch_size:
             size = grouper.initial_group_size
             chosen = pending[: len(pending) // size * size]
@@ -388,9 +387,8 @@ def _open_group(grouper: "Grouper", ctx: Context, exclude: set[int]) -> SyncGrou
     query = (SyncGroup.objects.filter(group_type=grouper.group_type, active=True, join_existing_groups=True)
              .exclude(pk__in=exclude).annotate(n_now=_n_active_members())
              .filter(Q(max_group_size__isnull=True) | Q(n_now__lt=F("max_group_size")))
-             .order_by("n_now", "id"))
-    if is_postgres():
-        query = query.select_for_update(of=("self",), no_key=True, skip_locked=not ctx.blocking)
+             .order_by("n_now", "id")
+             .select_for_update(of=("self",), no_key=True, skip_locked=not ctx.blocking))
     return query.first()
 
 

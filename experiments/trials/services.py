@@ -14,8 +14,7 @@ Concurrency.
   transaction-scoped advisory lock (`trial_maker_lock`), plus a row lock on the network when a
   chain grows; heads and counts are read fresh under them, so a chain grows exactly once.
 - Lock order is always participant row → trial maker → network/node rows, so these paths cannot
-  deadlock each other. On SQLite (embedded mode) transactions are IMMEDIATE, which serialises
-  writers already, and the advisory lock is skipped.
+  deadlock each other.
 """
 
 import copy
@@ -53,8 +52,6 @@ def trial_maker_lock(*, trial_maker_id: str) -> None:
     """Hold the trial maker's lock until the current transaction ends."""
     if not connection.in_atomic_block:
         raise RuntimeError("trial_maker_lock must be taken inside a transaction")
-    if connection.vendor != "postgresql":
-        return
     key = zlib.crc32(trial_maker_id.encode()) - 2**31
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, key])
@@ -344,7 +341,7 @@ def static_nodes_deploy(*, maker, progress: Callable[[str, int], Any] | None = N
                 bar.update(len(batch))
         if bar is not None:
             bar.close()
-        if missing and connection.vendor == "postgresql":
+        if missing:
             with connection.cursor() as cursor:  # fresh statistics: allocation plans as an anti-join
                 cursor.execute("ANALYZE experiments_node")
         current = set(keys)
@@ -516,11 +513,10 @@ def nodes_async_deploy_sweep(*, older_than_seconds: float = 60.0) -> int:
     """Beat backstop: re-enqueue nodes still not ready a while after creation."""
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s, 0)", [LOCK_NAMESPACE])
-                if not cursor.fetchone()[0]:
-                    return 0
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, 0)", [LOCK_NAMESPACE])
+            if not cursor.fetchone()[0]:
+                return 0
         node_ids = list(Node.objects.filter(ready=False, failed=False, created_at__lt=cutoff,
                                             async_attempts__lt=MAX_ASYNC_ATTEMPTS).values_list("pk", flat=True)[:1000])
     return nodes_async_deploy_enqueue(node_ids=node_ids) if node_ids else 0
