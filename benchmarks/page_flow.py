@@ -1,17 +1,23 @@
-"""Page-flow throughput: N concurrent HTTP bots through an experiment on gunicorn + PostgreSQL.
+"""Page-flow throughput: N concurrent HTTP bots through an experiment on gunicorn + PostgreSQL,
+on the system PostgreSQL server and on the embedded default, in the same run.
 
-Creates its own database, deploys the experiment into it (`manage.py deploy`), starts gunicorn
-(127.0.0.1, a free port), then measures in the same run, against the same server:
+For each engine (`--engines system,embedded`): the system server (`--database-url`) gets a
+database created for the run; the embedded one is what a user gets without DATABASE_URL (a
+private server in a fresh CHORUS_VAR_DIR, over its Unix socket). Each is deployed into
+(`manage.py deploy`) and served by its own gunicorn (127.0.0.1, a free port); then, alternating
+engines and phases in rounds, it measures:
 
   1. baseline: requests/s of the trivial view `/healthz`;
   2. page flow: bots enter at /start/, read their page from the JSON API and submit the bot
      answer of every page until the end page, then start again as a new participant.
 
-It prints pages/s (accepted submits per second), p50/p95/p99 submit latency, and the ratio of
-the submit rate to the trivial view's rate (the foundation issue aims at >= 40%). It checks
-that every accepted submit is a Response row and that no request failed.
+It prints, per engine, pages/s (accepted submits per second), p50/p95/p99 submit latency, and
+the ratio of the submit rate to the trivial view's rate (the foundation issue aims at >= 40%);
+then embedded : system for pages/s (aim >= 0.8x) and p95. It checks that every accepted submit is
+a Response row and that no request failed.
 
     python benchmarks/page_flow.py                  # 50 bots, 2 gunicorn workers, 15 s phases
+    python benchmarks/page_flow.py --engines embedded    # one engine only
     python benchmarks/page_flow.py --threads 4      # gthread workers (2 x 4 threads)
     python benchmarks/page_flow.py --bots 20 --duration 5 --max-requests 20000
 
@@ -29,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -280,6 +287,97 @@ def count_responses(db_url: str) -> int:
         return conn.execute("SELECT count(*) FROM experiments_response").fetchone()[0]
 
 
+@dataclass
+class Target:
+    """One database engine under test: its own database, gunicorn and counters."""
+
+    name: str
+    admin_url: str
+    db_url: str
+    db_name: str
+    env: dict
+    server: subprocess.Popen | None = None
+    base: str = ""
+    trivial: dict = field(default_factory=lambda: {"latencies": [], "error_samples": []})
+    flow: dict = field(default_factory=lambda: {"latencies": [], "error_samples": []})
+    meters: dict = field(default_factory=dict)
+    stored: int = 0
+
+
+def system_target(args, var_dir: str, env: dict) -> Target:
+    """The PostgreSQL server of --database-url, in a database created (and dropped) for the run."""
+    admin_url, db_url = database_urls(args.database_url, args.database_name)
+    recreate_database(admin_url, args.database_name)
+    return Target("system", admin_url, db_url, args.database_name,
+                  {**env, "DATABASE_URL": db_url, "CHORUS_VAR_DIR": var_dir})
+
+
+def embedded_target(var_dir: str, env: dict) -> Target:
+    """The embedded default, exactly as a user gets it: no DATABASE_URL, a fresh CHORUS_VAR_DIR;
+    this process holds the server for the run (gunicorn's workers find it) and stops it after."""
+    from config.embedded_postgres import DATABASE_NAME, embedded_database_url
+
+    db_url = embedded_database_url(Path(var_dir) / "postgres")
+    admin_url, _ = database_urls(db_url, DATABASE_NAME)
+    target_env = {k: v for k, v in env.items() if k != "DATABASE_URL"}
+    return Target("embedded", admin_url, db_url, DATABASE_NAME, {**target_env, "CHORUS_VAR_DIR": var_dir})
+
+
+def start_server(target: Target, args) -> None:
+    print(f"{target.name}: deploying {args.experiment}", flush=True)
+    subprocess.run([PYTHON, "manage.py", "deploy"], cwd=ROOT, env=target.env, check=True,
+                   stdout=subprocess.DEVNULL)
+    port = free_port()
+    target.base = f"http://127.0.0.1:{port}"
+    gunicorn = str(Path(PYTHON).with_name("gunicorn"))
+    target.server = subprocess.Popen(
+        [gunicorn, "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(args.workers), "--threads", str(args.threads),
+         "--log-level", "warning", "--backlog", "2048"],
+        cwd=ROOT, env=target.env, start_new_session=True,
+    )
+    wait_until_up(target.base, target.server)
+    target.meters = {kind: CpuMeter(target.server.pid, target.admin_url, target.db_name)
+                     for kind in ("healthz", "flow")}
+
+
+def report(target: Target, duration: float) -> tuple[float, float]:
+    """Print one engine's figures; (pages/s, p95 submit latency in s)."""
+    trivial, flow = target.trivial, target.flow
+    trivial_rate = trivial["ok_in_window"] / duration
+    pages_rate = flow["submits_in_window"] / duration
+    lat = flow["latencies"]
+    p95 = percentile(lat, 95) if lat else float("nan")
+    print(f"\n== {target.name} PostgreSQL ==")
+    print(f"trivial view /healthz   {trivial_rate:8.0f} requests/s  ({trivial['ok']} ok, "
+          f"{trivial['errors']} errors in {duration:g} s)")
+    print(f"page flow               {pages_rate:8.0f} pages/s (accepted submits)")
+    print(f"                        {flow['participants']} participants started, "
+          f"{flow['finished']} finished, {flow['submits']} submits, {flow['errors']} errors "
+          f"in {duration:g} s")
+    if lat:
+        print(f"submit latency          p50 {percentile(lat, 50) * 1000:6.1f} ms   "
+              f"p95 {p95 * 1000:6.1f} ms   p99 {percentile(lat, 99) * 1000:6.1f} ms")
+    ratio = pages_rate / trivial_rate if trivial_rate else 0.0
+    print(f"ratio pages/s : trivial requests/s = {ratio:.0%}  (aim >= 40%)")
+    t_cpu, f_cpu = target.meters["healthz"], target.meters["flow"]
+    per_trivial = t_cpu.web / max(trivial["ok"], 1) * 1000
+    per_request = (f_cpu.web + f_cpu.db) / max(flow["requests"], 1) * 1000
+    per_submit = (f_cpu.web + f_cpu.db) / max(flow["submits"], 1) * 1000
+    print(f"server CPU per request  /healthz {per_trivial:.2f} ms (web)   page flow "
+          f"{f_cpu.web / max(flow['requests'], 1) * 1000:.2f} ms web + "
+          f"{f_cpu.db / max(flow['requests'], 1) * 1000:.2f} ms PostgreSQL "
+          f"({per_submit:.2f} ms per accepted submit, /start/ and reads included)")
+    if per_submit:
+        print(f"CPU-bound ratio         {per_trivial / per_submit:.0%}  (pages/s : trivial requests/s "
+              f"if the server had the machine to itself; {per_trivial / per_request:.0%} per request)")
+    print(f"responses stored        {target.stored}  ("
+          f"{'matches' if target.stored == flow['submits'] else 'DIFFERS FROM'} accepted submits)")
+    for sample in flow["error_samples"][:5]:
+        print("error sample:", sample)
+    return pages_rate, p95
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bots", type=int, default=50, help="concurrent bots (threads); default 50")
@@ -289,102 +387,79 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=2,
                         help="load-generating processes the bots are spread over; default 2")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="alternate the two phases this many times; default 3")
+                        help="alternate the phases this many times; default 3")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers; default 2")
     parser.add_argument("--threads", type=int, default=1,
                         help="gunicorn threads per worker; 1 (default) = sync workers, "
                              "more = gthread workers that overlap database waits")
     parser.add_argument("--experiment", default=str(ROOT / "demos" / "hello_world"))
+    parser.add_argument("--engines", default="system,embedded",
+                        help="comma-separated, in the same run: system (--database-url) and/or "
+                             "embedded (the default without DATABASE_URL); default both")
     parser.add_argument("--database-url", default=os.environ.get(
         "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-        help="PostgreSQL server to use (the database name in it is ignored)")
+        help="the system PostgreSQL server (the database name in it is ignored)")
     parser.add_argument("--database-name", default="chorus_bench_page_flow",
-                        help="database created (and dropped) for the run")
+                        help="database created (and dropped) on the system server for the run")
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args()
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     if min(args.bots, args.workers, args.threads, args.client_procs, args.rounds) < 1 \
             or args.duration <= 0:
         parser.error("--bots, --duration, --rounds, --workers, --threads and --client-procs "
                      "must be positive")
+    if not engines or set(engines) - {"system", "embedded"} or len(set(engines)) != len(engines):
+        parser.error("--engines takes system and/or embedded, e.g. --engines system,embedded")
 
-    admin_url, db_url = database_urls(args.database_url, args.database_name)
-    var_dir = tempfile.mkdtemp(prefix="chorus-bench-")
-    env = {**os.environ, "DATABASE_URL": db_url, "EXPERIMENT": str(Path(args.experiment).resolve()),
-           "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false",
-           "CHORUS_VAR_DIR": var_dir, "LOG_LEVEL": "ERROR"}
+    env = {**os.environ, "EXPERIMENT": str(Path(args.experiment).resolve()),
+           "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false", "LOG_LEVEL": "ERROR"}
     env.pop("REDIS_URL", None)  # the page flow publishes nothing; the embedded broker suffices
-
-    print(f"database {args.database_name}: creating and deploying {args.experiment}", flush=True)
-    recreate_database(admin_url, args.database_name)
-    subprocess.run([PYTHON, "manage.py", "deploy"], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    gunicorn = str(Path(PYTHON).with_name("gunicorn"))
-    server = subprocess.Popen(
-        [gunicorn, "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(args.workers), "--threads", str(args.threads),
-         "--log-level", "warning", "--backlog", "2048"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )
+    var_dirs = {name: tempfile.mkdtemp(prefix=f"chorus-bench-{name}-") for name in engines}
+    targets: list[Target] = []
     try:
-        wait_until_up(base, server)
-        print(f"gunicorn on {base}: {args.workers} workers x {args.threads} threads; {args.bots} "
-              f"bots in {args.client_procs} client processes; {args.duration:g} s per phase in "
-              f"{args.rounds} rounds", flush=True)
-
-        # Alternate the two phases in rounds, so a change in the machine's load during the run
-        # (other processes) weighs on both figures alike.
-        trivial: dict = {"latencies": [], "error_samples": []}
-        flow: dict = {"latencies": [], "error_samples": []}
-        meters = {kind: CpuMeter(server.pid, admin_url, args.database_name)
-                  for kind in ("healthz", "flow")}
-        responses_before = count_responses(db_url)
+        for name in engines:
+            targets.append(system_target(args, var_dirs[name], env) if name == "system"
+                           else embedded_target(var_dirs[name], env))
+            start_server(targets[-1], args)
+        print(f"gunicorn: {args.workers} workers x {args.threads} threads per engine; {args.bots} "
+              f"bots in {args.client_procs} client processes; {args.duration:g} s per phase and "
+              f"engine in {args.rounds} rounds", flush=True)
+        for target in targets:
+            target.stored = -count_responses(target.db_url)
+        # Alternate phases and engines in rounds, so a change in the machine's load during the
+        # run (other processes) weighs on every figure alike. The idle server waits meanwhile.
         for _ in range(args.rounds):
-            for kind, into in (("healthz", trivial), ("flow", flow)):
-                with meters[kind]:
-                    out = run_phase(kind, base, args.bots, args.client_procs,
-                                    args.duration / args.rounds, args.max_requests // args.rounds)
-                merge(into, out)
-        stored = count_responses(db_url) - responses_before
-        trivial_rate = trivial["ok_in_window"] / args.duration
+            for target in targets:
+                for kind, into in (("healthz", target.trivial), ("flow", target.flow)):
+                    with target.meters[kind]:
+                        out = run_phase(kind, target.base, args.bots, args.client_procs,
+                                        args.duration / args.rounds, args.max_requests // args.rounds)
+                    merge(into, out)
+        for target in targets:
+            target.stored += count_responses(target.db_url)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        shutil.rmtree(var_dir, ignore_errors=True)
-        if not args.keep_database:
-            drop_database(admin_url, args.database_name)
+        for target in targets:
+            if target.server is not None:
+                os.killpg(target.server.pid, signal.SIGTERM)
+                target.server.wait(timeout=30)
+        if "embedded" in var_dirs:
+            from config.embedded_postgres import embedded_postgres_stop
 
-    pages_rate = flow["submits_in_window"] / args.duration
-    lat = flow["latencies"]
-    print()
-    print(f"trivial view /healthz   {trivial_rate:8.0f} requests/s  ({trivial['ok']} ok, "
-          f"{trivial['errors']} errors in {args.duration:g} s)")
-    print(f"page flow               {pages_rate:8.0f} pages/s (accepted submits)")
-    print(f"                        {flow['participants']} participants started, "
-          f"{flow['finished']} finished, {flow['submits']} submits, {flow['errors']} errors "
-          f"in {args.duration:g} s")
-    if lat:
-        print(f"submit latency          p50 {percentile(lat, 50) * 1000:6.1f} ms   "
-              f"p95 {percentile(lat, 95) * 1000:6.1f} ms   p99 {percentile(lat, 99) * 1000:6.1f} ms")
-    ratio = pages_rate / trivial_rate if trivial_rate else 0.0
-    print(f"ratio pages/s : trivial requests/s = {ratio:.0%}  (aim >= 40%)")
-    t_cpu, f_cpu = meters["healthz"], meters["flow"]
-    per_trivial = t_cpu.web / max(trivial["ok"], 1) * 1000
-    per_request = (f_cpu.web + f_cpu.db) / max(flow["requests"], 1) * 1000
-    per_submit = (f_cpu.web + f_cpu.db) / max(flow["submits"], 1) * 1000
-    print(f"server CPU per request  /healthz {per_trivial:.2f} ms (web)   page flow "
-          f"{f_cpu.web / max(flow['requests'], 1) * 1000:.2f} ms web + "
-          f"{f_cpu.db / max(flow['requests'], 1) * 1000:.2f} ms PostgreSQL "
-          f"({per_submit:.2f} ms per accepted submit, /start/ and reads included)")
-    print(f"CPU-bound ratio         {per_trivial / per_submit:.0%}  (pages/s : trivial requests/s "
-          f"if the server had the machine to itself; {per_trivial / per_request:.0%} per request)")
-    print(f"responses stored        {stored}  ({'matches' if stored == flow['submits'] else 'DIFFERS FROM'} "
-          f"accepted submits)")
-    for sample in flow["error_samples"][:5]:
-        print("error sample:", sample)
-    if stored != flow["submits"] or flow["errors"] or trivial["errors"]:
+            embedded_postgres_stop(Path(var_dirs["embedded"]) / "postgres")
+        for var_dir in var_dirs.values():
+            shutil.rmtree(var_dir, ignore_errors=True)
+        if "system" in engines and not args.keep_database:
+            drop_database(database_urls(args.database_url, args.database_name)[0], args.database_name)
+
+    figures = {target.name: report(target, args.duration) for target in targets}
+    if len(figures) == 2:
+        (s_rate, s_p95), (e_rate, e_p95) = figures["system"], figures["embedded"]
+        print("\n== embedded default vs system PostgreSQL (same run) ==")
+        print(f"pages/s   embedded {e_rate:.0f} / system {s_rate:.0f} = "
+              f"{e_rate / s_rate if s_rate else 0:.2f}x  (aim >= 0.8x)")
+        print(f"p95       embedded {e_p95 * 1000:.1f} ms / system {s_p95 * 1000:.1f} ms = "
+              f"{e_p95 / s_p95 if s_p95 else 0:.2f}x  (lower is better)")
+    if any(t.stored != t.flow["submits"] or t.flow["errors"] or t.trivial["errors"] for t in targets):
         raise SystemExit(1)
 
 

@@ -2,7 +2,7 @@
 
 A real deployment runs several processes (web, workers, beat) against shared servers, so it
 refuses to start without a SECRET_KEY of its own, ALLOWED_HOSTS, DATABASE_URL and REDIS_URL
-rather than quietly falling back to the embedded SQLite/filesystem defaults. TLS is expected at
+rather than quietly falling back to the embedded PostgreSQL/filesystem defaults. TLS is expected at
 a proxy in front of gunicorn, which sets X-Forwarded-Proto.
 """
 

@@ -1,8 +1,10 @@
 """Chorus settings, read from the environment.
 
-With no DATABASE_URL / REDIS_URL the project runs embedded: SQLite (WAL, IMMEDIATE transactions),
-local storage and kombu's filesystem broker, so a bare machine serves the demo. Production
-hardening lives in config/production.py.
+With no DATABASE_URL / REDIS_URL the project runs embedded: a private PostgreSQL server under
+CHORUS_VAR_DIR/postgres (config/embedded_postgres.py: started on demand, stopped when its last
+process exits), local storage and kombu's filesystem broker, so a bare machine serves the demo on
+the same database engine as a deployment (there is no SQLite path). Production hardening lives
+in config/production.py.
 """
 
 from pathlib import Path
@@ -71,26 +73,16 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
-if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 600), conn_health_checks=True
-        )
-    }
-else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "chorus.sqlite3",
-            # A worker writes beside the web process: WAL + IMMEDIATE avoids "database is locked".
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
-    }
+if not DATABASE_URL:
+    from .embedded_postgres import embedded_database_url
+
+    DATABASE_URL = embedded_database_url(VAR_DIR / "postgres")
+# Persistent connections, checked before reuse: a restarted server costs one failed check, not a 500.
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 600), conn_health_checks=True
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Celery -----------------------------------------------------------------------------------

@@ -1,8 +1,12 @@
-"""Test settings: tests always run on PostgreSQL and Redis (real parts, never SQLite)."""
+"""Test settings: tests run on PostgreSQL and Redis (real parts).
+
+PostgreSQL is DATABASE_URL when set, else the embedded server under CHORUS_VAR_DIR/postgres (the
+same one `./run demo` uses; its superuser `postgres` creates and drops the test databases), so a
+machine without a PostgreSQL server of its own runs the suite.
+"""
 
 import os
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/chorus")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 
 from .settings import *  # noqa: E402,F403

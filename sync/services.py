@@ -187,13 +187,8 @@ def sync_tick() -> TickResult:
         cursor.execute(
             f"SELECT (SELECT array_agg(DISTINCT barrier_id) FROM {wait_table} WHERE released_at IS NULL), "
             f"EXISTS (SELECT 1 FROM {failure_table} WHERE applied_at IS NULL)"
-            if connection.vendor == "postgresql" else
-            f"SELECT (SELECT group_concat(DISTINCT barrier_id) FROM {wait_table} WHERE released_at IS NULL), "
-            f"EXISTS (SELECT 1 FROM {failure_table} WHERE applied_at IS NULL)"
         )
         barrier_ids, has_failures = cursor.fetchone()
-    if isinstance(barrier_ids, str):  # SQLite's group_concat
-        barrier_ids = barrier_ids.split(",")
     barrier_ids = sorted(barrier_ids or [])
     result = TickResult(barriers=barrier_ids)
     if not barrier_ids and not has_failures:

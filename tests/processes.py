@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -25,6 +26,18 @@ def process_env(**overrides: str) -> dict[str, str]:
     env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", DJANGO_SETTINGS_MODULE="config.settings")
     env.update(overrides)
     return env
+
+
+def database_url(name: str | None = None) -> str:
+    """The URL of the database the test runs on (or of database `name` on the same server), for
+    a child process: the system PostgreSQL over TCP, or the embedded server, whose host is a
+    socket folder (percent-encoded)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    host = quote(str(db["HOST"]), safe="") if db["HOST"] else ""
+    return f"postgres://{quote(db['USER'], safe='')}{password}@{host}:{db['PORT'] or 5432}/{name or db['NAME']}"
 
 
 def manage(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:

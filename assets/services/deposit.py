@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -173,22 +173,17 @@ def _claim(asset_id: int) -> Asset | None:
     """Move a pending (or leased) row to depositing and count the attempt, in one statement."""
     now = timezone.now()
     lease = now + timezone.timedelta(seconds=settings.ASSET_DEPOSIT_LEASE)
-    if connection.vendor in ("postgresql", "sqlite"):
-        table = Asset._meta.db_table
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # Losing this claim in a database crash only loses an attempt count (the row stays
-                # retryable), so it need not wait for a WAL flush; the final update does.
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            rows = list(Asset.objects.raw(
-                f"UPDATE {table} SET status = %s, attempts = attempts + 1, lease_until = %s, "
-                f"updated_at = %s WHERE id = %s AND status IN (%s, %s) RETURNING *",
-                [Asset.Status.DEPOSITING, lease, now, asset_id, *RETRYABLE]))
-        return rows[0] if rows else None
-    claimed = Asset.objects.filter(pk=asset_id, status__in=RETRYABLE).update(
-        status=Asset.Status.DEPOSITING, attempts=F("attempts") + 1, lease_until=lease, updated_at=now)
-    return Asset.objects.get(pk=asset_id) if claimed else None
+    table = Asset._meta.db_table
+    with transaction.atomic():
+        # Losing this claim in a database crash only loses an attempt count (the row stays
+        # retryable), so it need not wait for a WAL flush; the final update does.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        rows = list(Asset.objects.raw(
+            f"UPDATE {table} SET status = %s, attempts = attempts + 1, lease_until = %s, "
+            f"updated_at = %s WHERE id = %s AND status IN (%s, %s) RETURNING *",
+            [Asset.Status.DEPOSITING, lease, now, asset_id, *RETRYABLE]))
+    return rows[0] if rows else None
 
 
 def _record_failure(asset: Asset, exc: Exception) -> DepositOutcome:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings as django_settings
-from django.db import connection
 
 from scripts.localhost import free_port, tool, wait_for_port  # noqa: F401 - re-exported to the tests
+from tests.processes import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -152,11 +152,10 @@ def start_worker(settings, tmp_path, redis_db):
     workers: list[Worker] = []
 
     def start(experiment: Path, **extra: str) -> Worker:
-        db = connection.settings_dict
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "DATABASE_URL": database_url(),
             "REDIS_URL": django_settings.CELERY_BROKER_URL,
             "EXPERIMENT": str(experiment),
             "ASSET_LOCAL_ROOT": str(settings.ASSET_LOCAL_ROOT),

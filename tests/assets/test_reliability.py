@@ -21,6 +21,7 @@ from assets.models import Asset
 from assets.services import asset_redeposit, assets_register_declared, deposits_requeue_stuck
 from experiments.loading import get_experiment
 from experiments.locks import Space, lock_key
+from tests.processes import database_url
 
 from .conftest import (
     EXPERIMENTS,
@@ -131,10 +132,9 @@ def test_with_redis_down_a_recording_is_accepted_and_the_backstop_deposits_it_la
         use_experiment, asset_dirs, start_worker, tmp_path, settings, redis_db):
     use_experiment(EXPERIMENTS / "local")
     assets_register_declared(experiment=get_experiment())  # what deploy does
-    db = connection.settings_dict
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings",
-           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+           "DATABASE_URL": database_url(),
            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/6",  # Redis is "down" for the web process
            "EXPERIMENT": str(EXPERIMENTS / "local"), "CONN_MAX_AGE": "0",
            "ASSET_LOCAL_ROOT": str(settings.ASSET_LOCAL_ROOT),

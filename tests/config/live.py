@@ -8,14 +8,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote, urljoin
+from urllib.parse import urljoin
 
 import pytest
 import requests
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.db import connection
 
+from tests import processes
 from tests.processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,9 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def database_url() -> str:
     """The test database (pytest-django's), for processes started outside this one."""
-    db = connection.settings_dict
-    auth = quote(db["USER"]) + (":" + quote(db["PASSWORD"]) if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return processes.database_url()
 
 
 @contextmanager

@@ -15,13 +15,11 @@ from experiments.locks import (
     xact_lock,
 )
 from experiments.models import Participant
+from tests.processes import database_url
 
 
 def _other_connection():
-    settings = connection.settings_dict
-    return psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"],
-                           port=settings["PORT"] or 5432, password=settings["PASSWORD"] or None,
-                           autocommit=True)
+    return psycopg.connect(database_url(), autocommit=True)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from experiments import services
 from experiments.selectors import current_page
+from tests import processes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,8 +50,7 @@ def csv_rows(path: Path) -> int:
 
 
 def database_url() -> str:
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+    return processes.database_url()  # also the embedded server, whose host is a socket folder
 
 
 def manage(*args: str, env: dict | None = None, check: bool = False,

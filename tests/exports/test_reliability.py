@@ -82,7 +82,7 @@ def test_export_while_bots_submit_is_one_consistent_snapshot(tmp_path):
 
 def _wait_for_lock_wait(dbname: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    with psycopg.connect(host="127.0.0.1", user="postgres", dbname=dbname, autocommit=True) as watcher:
+    with psycopg.connect(database_url(), dbname=dbname, autocommit=True) as watcher:
         while time.monotonic() < deadline:
             row = watcher.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
@@ -104,7 +104,7 @@ def test_killed_export_leaves_nothing_and_keeps_the_previous_export(tmp_path):
     dbname = connection.settings_dict["NAME"]
     # Hold a lock on a table the export reads late, so it is stopped midway deterministically:
     # the earlier tables' files are written, the rest are not.
-    with psycopg.connect(host="127.0.0.1", user="postgres", dbname=dbname) as blocker:
+    with psycopg.connect(database_url(), dbname=dbname) as blocker:
         blocker.execute("LOCK TABLE experiments_timelineevent IN ACCESS EXCLUSIVE MODE")
         env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "config.settings",
                "EXPERIMENT": str(ROOT / "demos" / "hello_world")}

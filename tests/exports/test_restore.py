@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from exports.services import RestoreError, database_restore, export_create
+from tests.processes import database_url
 
 from .conftest import ROOT, manage, run_bot
 
@@ -39,10 +40,10 @@ def exported(tmp_path):
 def fresh_database():
     """A second, freshly migrated database (restore's real target), dropped afterwards."""
     name = f"{connection.settings_dict['NAME']}_fresh"
-    admin = psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True)
+    admin = psycopg.connect(database_url("postgres"), autocommit=True)  # the test's server
     admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
     admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgres://postgres@127.0.0.1:5432/{name}"
+    url = database_url(name)
     migrated = manage("migrate", "-v", "0", env={"DATABASE_URL": url})
     assert migrated.returncode == 0, migrated.stderr
     yield url
@@ -52,12 +53,12 @@ def fresh_database():
 
 @pytest.fixture
 def empty_database():
-    """A new database on the system PostgreSQL that was never migrated, dropped afterwards."""
+    """A new database on the test's PostgreSQL server that was never migrated, dropped afterwards."""
     name = f"{connection.settings_dict['NAME']}_empty"
-    admin = psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True)
+    admin = psycopg.connect(database_url("postgres"), autocommit=True)
     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgres://postgres@127.0.0.1:5432/{name}"
+    yield database_url(name)
     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
 

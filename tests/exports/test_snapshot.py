@@ -10,7 +10,7 @@ from exports.archive import Archive
 from exports.models import Snapshot
 from exports.services import database_restore, snapshot_take
 
-from .conftest import ROOT, run_bot
+from .conftest import ROOT, database_url, run_bot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,8 +56,7 @@ def test_snapshot_is_skipped_while_another_holds_the_lock(artifacts):
     import psycopg
 
     run_bot(worker_id="w1")
-    with psycopg.connect(host="127.0.0.1", user="postgres", dbname=connection.settings_dict["NAME"],
-                         autocommit=True) as other:
+    with psycopg.connect(database_url(), autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(%s, %s)", [Space.SNAPSHOT, lock_key("")])
         assert snapshot_take(force=True) is None
         other.execute("SELECT pg_advisory_unlock(%s, %s)", [Space.SNAPSHOT, lock_key("")])

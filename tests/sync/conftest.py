@@ -25,7 +25,7 @@ def celery_worker_process(settings):
     import sys
     import time
 
-    from django.db import connection
+    from tests.processes import database_url
 
     root = Path(__file__).resolve().parents[2]
     state: dict = {}
@@ -35,7 +35,7 @@ def celery_worker_process(settings):
             env = {
                 **os.environ,
                 "DJANGO_SETTINGS_MODULE": "tests.sync.worker_settings",
-                "DATABASE_URL": _database_url(connection.settings_dict),
+                "DATABASE_URL": database_url(),
                 "REDIS_URL": settings.CELERY_BROKER_URL,
                 "EXPERIMENT": str(settings.EXPERIMENT),
             }
@@ -65,8 +65,3 @@ def celery_worker_process(settings):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _database_url(db: dict) -> str:
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

@@ -53,7 +53,7 @@ def static_nodes_deploy(*, maker, progress: Callable[[str, int], Any] | None = N
                 bar.update(len(batch))
         if bar is not None:
             bar.close()
-        if missing and connection.vendor == "postgresql":
+        if missing:
             with connection.cursor() as cursor:  # fresh statistics: allocation plans as an anti-join
                 cursor.execute("ANALYZE experiments_node")
         current = set(keys)
