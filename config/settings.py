@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "assets",
     "sync",
     "exports",
+    "monitor",  # the top layer: reads every app, nothing imports it
 ]
 
 MIDDLEWARE = [

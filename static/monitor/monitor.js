@@ -1,0 +1,29 @@
+// The live monitor: re-fetch the live part of the page every few seconds and swap it in.
+// The page's own query string (status filter, page number) is kept. No reload, no build step.
+(function () {
+  "use strict";
+  var live = document.getElementById("monitor-live");
+  var updated = document.getElementById("monitor-updated");
+  if (!live) { return; }
+  var url = live.dataset.url;
+  var every = Math.max(1, Number(live.dataset.refresh) || 3) * 1000;
+
+  function refresh() {
+    fetch(url + window.location.search, {credentials: "same-origin", headers: {"Accept": "text/html"}})
+      .then(function (reply) {
+        if (reply.redirected || !reply.ok) { throw new Error("monitor refresh: HTTP " + reply.status); }
+        return reply.text();
+      })
+      .then(function (html) {
+        live.innerHTML = html;
+        updated.textContent = "Updated " + new Date().toISOString().slice(0, 19).replace("T", " ") + " UTC.";
+        updated.classList.remove("stale");
+      })
+      .catch(function () {
+        updated.textContent = "Not updated since " + updated.textContent.replace(/^\D+/, "") + " (retrying).";
+        updated.classList.add("stale");
+      })
+      .finally(function () { window.setTimeout(refresh, every); });
+  }
+  window.setTimeout(refresh, every);
+}());
