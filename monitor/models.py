@@ -21,8 +21,8 @@ class Recruitment(models.Model):
     changed_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
-        verbose_name = "recruitment (study controls)"
-        verbose_name_plural = "recruitment (study controls)"
+        verbose_name = "live monitor and study controls"
+        verbose_name_plural = "live monitor and study controls"
 
     def __str__(self) -> str:
         return f"recruitment {self.state}"

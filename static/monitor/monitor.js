@@ -7,6 +7,7 @@
   if (!live) { return; }
   var url = live.dataset.url;
   var every = Math.max(1, Number(live.dataset.refresh) || 3) * 1000;
+  var lastUpdated = updated.textContent.replace(/^Updated /, "");
 
   function refresh() {
     fetch(url + window.location.search, {credentials: "same-origin", headers: {"Accept": "text/html"}})
@@ -16,11 +17,12 @@
       })
       .then(function (html) {
         live.innerHTML = html;
-        updated.textContent = "Updated " + new Date().toISOString().slice(0, 19).replace("T", " ") + " UTC.";
+        lastUpdated = new Date().toISOString().slice(0, 19).replace("T", " ") + " UTC.";
+        updated.textContent = "Updated " + lastUpdated;
         updated.classList.remove("stale");
       })
       .catch(function () {
-        updated.textContent = "Not updated since " + updated.textContent.replace(/^\D+/, "") + " (retrying).";
+        updated.textContent = "Not updated since " + lastUpdated + " (retrying; log in again if this lasts).";
         updated.classList.add("stale");
       })
       .finally(function () { window.setTimeout(refresh, every); });
