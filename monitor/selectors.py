@@ -166,9 +166,10 @@ def waiting_rooms(now: datetime) -> list[dict[str, Any]]:
     }
     waiters: dict[str, list[dict[str, Any]]] = {}
     for w in (BarrierWait.objects.filter(released_at__isnull=True).order_by("arrived_at", "id")
-              .values("barrier_id", "participant_id", "participant__worker_id", "group_id",
+              .values("id", "barrier_id", "participant_id", "participant__worker_id", "group_id",
                       "arrived_at", "deadline")[:WAITERS_SHOWN]):
         waiters.setdefault(w["barrier_id"], []).append({
+            "wait_id": w["id"],
             "participant_id": w["participant_id"],
             "worker_id": w["participant__worker_id"],
             "group_id": w["group_id"],
@@ -191,6 +192,11 @@ def waiting_rooms(now: datetime) -> list[dict[str, Any]]:
             "waiters": waiters.get(barrier_id, []),
         })
     return rooms
+
+
+def open_wait(wait_id: int) -> BarrierWait | None:
+    """The wait with this id if the participant is still waiting there."""
+    return BarrierWait.objects.filter(pk=wait_id, released_at__isnull=True).first()
 
 
 def errors(now: datetime) -> dict[str, Any]:

@@ -15,4 +15,6 @@ urlpatterns = [
     path("admin/monitor/data.json", admin.site.admin_view(views.monitor_data), name="monitor-data"),
     path("admin/monitor/recruitment", admin.site.admin_view(views.recruitment),
          name="monitor-recruitment"),
+    path("admin/monitor/waits/<int:wait_id>", admin.site.admin_view(views.wait_action),
+         name="monitor-wait-action"),
 ]

@@ -72,6 +72,22 @@ def recruitment(request: HttpRequest) -> HttpResponse:
     return redirect("monitor")
 
 
+@require_POST
+def wait_action(request: HttpRequest, wait_id: int) -> HttpResponse:
+    """Release or fail one waiting participant (the waiting rooms' buttons)."""
+    action = request.POST.get("action", "")
+    try:
+        services.wait_act(wait_id=wait_id, action=action, by=request.user.get_username())
+    except services.ControlError as exc:
+        if isinstance(exc, services.WaitGone):
+            messages.warning(request, str(exc))
+            return redirect("monitor")
+        return HttpResponse(str(exc), status=exc.status, content_type="text/plain; charset=utf-8")
+    messages.success(request, "Released: the participant goes on." if action == "release"
+                     else "Failed: the participant sees the failure page.")
+    return redirect("monitor")
+
+
 _REFUSALS = {
     Recruitment.State.PAUSED: ("This study is paused",
                                "New participants cannot start right now. Please try again later."),

@@ -28,4 +28,10 @@
       .finally(function () { window.setTimeout(refresh, every); });
   }
   window.setTimeout(refresh, every);
+
+  // Buttons that fail someone ask first (delegated: the live part is replaced on every refresh).
+  live.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-confirm]");
+    if (button && !window.confirm(button.dataset.confirm)) { event.preventDefault(); }
+  });
 }());
