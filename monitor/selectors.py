@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.db.models import Case, CharField, Count, Max, Min, Q, Value, When
+from django.db.models.functions import TruncHour
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,6 +31,8 @@ PAGE_SIZE = 50
 #: Waiters listed (longest waiting first) and failures listed (newest first) per refresh.
 WAITERS_SHOWN = 100
 ERRORS_SHOWN = 25
+#: Hours of history in the per-hour table.
+HOURS_SHOWN = 24
 
 #: Statuses the monitor shows, most telling first: a failed participant is "failed" whatever
 #: their recruiter status says, a finished one "completed".
@@ -117,6 +120,24 @@ def funnel() -> list[dict[str, Any]]:
                      "n": found["n"], "working": found["n_working"],
                      "completed": found["n_completed"], "failed": found["n_failed"]})
     return rows
+
+
+def per_hour(now: datetime) -> list[dict[str, Any]]:
+    """Participants started, completed and failed in each of the last HOURS_SHOWN hours (UTC),
+    newest first; hours with no activity are left out. One query (a UNION of three GROUP BYs)."""
+    since = now.replace(minute=0, second=0, microsecond=0) - timezone.timedelta(hours=HOURS_SHOWN - 1)
+
+    def by_hour(kind: str, field: str):
+        return (Participant.objects.filter(**{f"{field}__gte": since}).order_by()
+                .annotate(kind=Value(kind, output_field=CharField()), hour=TruncHour(field))
+                .values("kind", "hour").annotate(n=Count("id")).values_list("kind", "hour", "n"))
+
+    hours: dict[datetime, dict[str, Any]] = {}
+    rows = by_hour("started", "created_at").union(by_hour("completed", "completed_at"),
+                                                  by_hour("failed", "failed_at"), all=True)
+    for kind, hour, n in rows:
+        hours.setdefault(hour, {"hour": hour.isoformat(), "started": 0, "completed": 0, "failed": 0})[kind] = n
+    return [hours[hour] for hour in sorted(hours, reverse=True)]
 
 
 def participants_page(query: Query, now: datetime) -> dict[str, Any]:
@@ -219,7 +240,7 @@ def errors(now: datetime) -> dict[str, Any]:
 
 
 def monitor_snapshot(query: Query) -> dict[str, Any]:
-    """Everything one refresh of the monitor shows (JSON-ready). Nine queries, whatever the size."""
+    """Everything one refresh of the monitor shows (JSON-ready). Ten queries, whatever the size."""
     now = timezone.now()
     experiment = get_experiment()
     return {
@@ -228,6 +249,7 @@ def monitor_snapshot(query: Query) -> dict[str, Any]:
         "recruitment": recruitment_state(),
         "counts": status_counts(),
         "funnel": funnel(),
+        "per_hour": per_hour(now),
         "participants": participants_page(query, now),
         "status_filter": query.status,
         "waiting_rooms": waiting_rooms(now),

@@ -112,6 +112,32 @@ def test_the_funnel_and_the_counts_equal_the_database(admin_client):
     assert [e["id"] for e in snap["errors"]["recent"]] == [middle[0].pk]
 
 
+def test_per_hour_counts_started_completed_and_failed_in_each_hour(admin_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    Participant.objects.bulk_create([Participant(worker_id=f"h{i}") for i in range(5)])
+    ids = list(Participant.objects.order_by("id").values_list("id", flat=True))
+    # Two started three hours ago, one of them completed two hours ago; one failed just now.
+    Participant.objects.filter(id__in=ids[:2]).update(created_at=now - timedelta(hours=3))
+    Participant.objects.filter(id=ids[0]).update(complete=True, completed_at=now - timedelta(hours=2))
+    Participant.objects.filter(id=ids[4]).update(failed=True, failed_at=now)
+    Participant.objects.filter(id=ids[3]).update(created_at=now - timedelta(hours=30))  # too old
+
+    rows = {row["hour"]: row for row in data(admin_client)["per_hour"]}
+    assert rows == {
+        hour.isoformat(): {"hour": hour.isoformat(), "started": 2, "completed": 0, "failed": 1},
+        (hour - timedelta(hours=2)).isoformat(): {"hour": (hour - timedelta(hours=2)).isoformat(),
+                                                  "started": 0, "completed": 1, "failed": 0},
+        (hour - timedelta(hours=3)).isoformat(): {"hour": (hour - timedelta(hours=3)).isoformat(),
+                                                  "started": 2, "completed": 0, "failed": 0},
+    }
+    assert list(rows) == sorted(rows, reverse=True)
+
+
 def test_the_participants_table_filters_by_status_and_pages(admin_client):
     Participant.objects.bulk_create(
         [Participant(worker_id=f"w{i}", failed=i % 3 == 0, failed_reason="x" if i % 3 == 0 else "")
@@ -169,9 +195,9 @@ def add_participants(n: int, offset: int = 0) -> None:
     ])
 
 
-#: Per refresh: the session and user (2), recruitment, counts, funnel, participants count and
-#: page, waiting rooms (2), errors (2).
-REFRESH_QUERIES = 11
+#: Per refresh: the session and user (2), recruitment, counts, funnel, per hour, participants
+#: count and page, waiting rooms (2), errors (2).
+REFRESH_QUERIES = 12
 
 
 @pytest.mark.parametrize("name", MONITOR_URLS)
