@@ -17,6 +17,7 @@ from django.db.models import Case, CharField, Count, Max, Min, Q, Value, When
 from django.db.models.functions import TruncHour
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from experiments.loading import get_experiment
 from experiments.models import Participant
@@ -60,6 +61,12 @@ class MonitorQueryError(Exception):
 class Query:
     status: str = ""  # one of STATUSES, or "" for everyone
     page: int = 1
+    search: str = ""  # a participant id, or part of a worker or assignment id
+
+    def link(self, page: int) -> str:
+        """The query string of another page of the same table."""
+        params = {"status": self.status, "q": self.search, "page": page}
+        return "?" + urlencode({k: v for k, v in params.items() if v})
 
     @classmethod
     def from_params(cls, params: Any) -> "Query":
@@ -70,7 +77,8 @@ class Query:
             page = max(1, int(params.get("page", 1) or 1))
         except (TypeError, ValueError):
             raise MonitorQueryError("page must be a whole number (1, 2, ...)") from None
-        return cls(status=status, page=page)
+        search = (params.get("q", "") or "").strip()[:255].replace("\x00", "")
+        return cls(status=status, page=page, search=search)
 
 
 def recruitment_state() -> str:
@@ -145,6 +153,11 @@ def participants_page(query: Query, now: datetime) -> dict[str, Any]:
     rows = Participant.objects.annotate(monitor_status=_STATUS_SQL).order_by("-last_active_at", "-id")
     if query.status:
         rows = rows.filter(_STATUS_FILTERS[query.status])
+    if query.search:
+        found = Q(worker_id__icontains=query.search) | Q(assignment_id__icontains=query.search)
+        if query.search.lstrip("#").isdigit():
+            found |= Q(pk=int(query.search.lstrip("#")))
+        rows = rows.filter(found)
     rows = rows.values("id", "token", "worker_id", "assignment_id", "recruiter", "is_bot",
                        "monitor_status", "page_label", "position", "page_started_at",
                        "last_active_at", "progress", "created_at")
@@ -154,6 +167,8 @@ def participants_page(query: Query, now: datetime) -> dict[str, Any]:
         "count": paginator.count,
         "page": page.number,
         "num_pages": paginator.num_pages,
+        "previous": query.link(page.number - 1) if page.has_previous() else None,
+        "next": query.link(page.number + 1) if page.has_next() else None,
         "rows": [{
             "id": p["id"],
             "status": p["monitor_status"],
@@ -252,6 +267,7 @@ def monitor_snapshot(query: Query) -> dict[str, Any]:
         "per_hour": per_hour(now),
         "participants": participants_page(query, now),
         "status_filter": query.status,
+        "search": query.search,
         "waiting_rooms": waiting_rooms(now),
         "errors": errors(now),
     }

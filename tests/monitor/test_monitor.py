@@ -153,6 +153,14 @@ def test_the_participants_table_filters_by_status_and_pages(admin_client):
     html = admin_client.get("/admin/monitor/", {"status": "failed"}).content.decode()
     assert html.count("status-failed") == 35 and "status-working" not in html
 
+    # Search by part of a worker id, or by participant id; the page links keep the query.
+    found = data(admin_client, q="w10")["participants"]
+    assert sorted(p["worker_id"] for p in found["rows"]) == ["w10", "w100", "w101", "w102", "w103", "w104"]
+    target = Participant.objects.get(worker_id="w7")
+    assert [p["worker_id"] for p in data(admin_client, q=f"#{target.pk}")["participants"]["rows"]] == ["w7"]
+    paged = data(admin_client, q="w", status="working", page=1)["participants"]
+    assert paged["next"] == "?status=working&q=w&page=2" and paged["previous"] is None
+
 
 @pytest.mark.parametrize("params, fix", [({"status": "happy"}, "use one of"),
                                          ({"page": "two"}, "whole number")])
