@@ -29,6 +29,16 @@
   }
   window.setTimeout(refresh, every);
 
+  var copy = document.getElementById("copy-entry-link");
+  if (copy && navigator.clipboard) {
+    copy.addEventListener("click", function () {
+      navigator.clipboard.writeText(document.getElementById("entry-link").textContent)
+        .then(function () { copy.textContent = "Copied"; }, function () { copy.textContent = "Select and copy"; });
+    });
+  } else if (copy) {
+    copy.hidden = true;  // no clipboard access (plain http on another host): select the text
+  }
+
   // Buttons that fail someone ask first (delegated: the live part is replaced on every refresh).
   live.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-confirm]");

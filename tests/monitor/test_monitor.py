@@ -56,8 +56,9 @@ def test_staff_see_the_monitor_styled_as_admin_and_linked_from_the_admin_index(a
     html = page.content.decode()
     assert 'id="site-name"' in html  # the admin's header: the page extends admin/base_site.html
     assert "/static/monitor/monitor.js" in html
-    for section in ("funnel", "participants", "waiting-rooms", "errors", "controls"):
+    for section in ("funnel", "per-hour", "participants", "waiting-rooms", "errors", "controls"):
         assert f'id="{section}"' in html
+    assert "http://testserver/start/?worker_id=WORKER_ID&amp;assignment_id=ASSIGNMENT_ID" in html
     # The study controls' "list" in the admin opens the monitor too.
     reply = admin_client.get(reverse("admin:monitor_recruitment_changelist"))
     assert reply.status_code == 302 and reply.url == "/admin/monitor/"
