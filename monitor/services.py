@@ -4,7 +4,9 @@ Locks: recruitment_set is one statement on the single Recruitment row (an upsert
 takes no lock of its own: it calls sync's services, which take the barrier's lock (release) or
 the participant's row lock (fail).
 Idempotent: setting the state recruitment already has changes only changed_at/changed_by;
-releasing or failing a wait that is no longer open is refused and changes nothing.
+releasing or failing a wait that is no longer open is refused and changes nothing (failing
+checks the wait just before failing the participant: a wait released in that instant is still
+failed, as the admin asked).
 """
 
 from django.utils import timezone

@@ -24,8 +24,9 @@ def _snapshot_or_error(request: HttpRequest):
         return None, exc
 
 
-def _context(request: HttpRequest, snapshot: dict) -> dict:
-    return {**admin.site.each_context(request), "title": "Live monitor", "snap": snapshot,
+def _context(request: HttpRequest, snapshot: dict, *, page: bool = True) -> dict:
+    """The template context; the admin's own (site header, app list) only for the whole page."""
+    return {**(admin.site.each_context(request) if page else {}), "title": "Live monitor", "snap": snapshot,
             "statuses": selectors.STATUSES, "recruitment_states": Recruitment.State.values,
             "refresh_seconds": REFRESH_SECONDS}
 
@@ -47,7 +48,8 @@ def monitor_live(request: HttpRequest) -> HttpResponse:
     snapshot, error = _snapshot_or_error(request)
     if error is not None:
         return HttpResponse(str(error), status=error.status, content_type="text/plain; charset=utf-8")
-    return HttpResponse(render_to_string("monitor/live.html", _context(request, snapshot), request))
+    return HttpResponse(render_to_string("monitor/live.html", _context(request, snapshot, page=False),
+                                         request))
 
 
 @never_cache
