@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "sync",
     "trials",
     "exports",
+    "monitor",  # the top layer: reads every app, nothing imports it
 ]
 
 MIDDLEWARE = [

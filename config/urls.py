@@ -10,6 +10,8 @@ def healthz(request):
 
 
 urlpatterns = [
+    # Before admin.site.urls: /admin/monitor/ is the live monitor, not the app's model index.
+    path("", include("monitor.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", healthz, name="healthz"),

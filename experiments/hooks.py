@@ -138,3 +138,21 @@ stuck_bot_hints = Listeners("stuck-bot hints")
 #: `listener(asset)` on the worker right after an asset is in storage; errors are logged, never
 #: raised. Trials: finalize a trial once all its assets are stored.
 asset_deposited = Listeners("asset-deposited listeners")
+
+
+class StartGuards(Listeners):
+    """Guards `/start/` asks before it creates a participant."""
+
+    def refusal(self, request: Any) -> Any:
+        """The response of the first guard that refuses this entrant, or None to let them in."""
+        for guard in self:
+            response = guard(request)
+            if response is not None:
+                return response
+        return None
+
+
+#: `guard(request)` → an HttpResponse that refuses this entrant, or None: asked by `/start/` before
+#: a participant is created. Must be cheap (it runs on every entry). Monitor: recruitment paused
+#: or closed.
+start_guards = StartGuards("start guards")

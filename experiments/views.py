@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from . import services
 from .bot_entry import BOT_REFUSED_HEADER, bot_entry_allowed
+from .hooks import start_guards
 from .loading import get_experiment
 from .selectors import page_payload, participant_by_token
 
@@ -23,7 +24,11 @@ def client_ip(request: HttpRequest) -> str | None:
 @require_GET
 @never_cache
 def start(request: HttpRequest) -> HttpResponse:
-    """`/start/?worker_id=..&assignment_id=..`: create a participant, send them to their page."""
+    """`/start/?worker_id=..&assignment_id=..`: create a participant, send them to their page
+    (unless a start guard refuses: recruitment paused or closed)."""
+    refusal = start_guards.refusal(request)
+    if refusal is not None:
+        return refusal
     params = {k: v[:1024] for k, v in list(request.GET.items())[:50]}
     wants_bot = params.get("recruiter") == "bot"
     is_bot = wants_bot and bot_entry_allowed(request.headers)

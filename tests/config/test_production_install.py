@@ -54,7 +54,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from kombu.transport import resolve_transport
 failed, imported = {}, 0
-for app in ("config", "experiments", "assets", "sync", "trials", "exports"):
+for app in ("config", "experiments", "assets", "sync", "trials", "exports", "monitor"):
     names = [app] + [m.name for m in pkgutil.walk_packages(importlib.import_module(app).__path__,
                                                            prefix=app + ".")]
     for name in names:

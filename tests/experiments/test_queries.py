@@ -11,8 +11,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 #: Statements one submit may cost: BEGIN, lock the participant, insert the Response, update
 #: the participant, COMMIT (5), plus at most one insert each for timeline events and module states.
 SUBMIT_QUERIES = 7
-#: BEGIN, insert the participant, save where the timeline put them, COMMIT.
-START_QUERIES = 4
+#: Is recruitment open (one primary-key read by the monitor's start guard), BEGIN, insert the
+#: participant, save where the timeline put them, COMMIT.
+START_QUERIES = 5
 #: One read of the participant by token.
 PAGE_QUERIES = 1
 

@@ -173,7 +173,8 @@ def test_every_project_table_is_exported_and_nothing_else():
     from exports.tables import export_tables
 
     names = {t.name for t in export_tables()}
-    expected = {m._meta.db_table for app in ("experiments", "assets", "sync", "trials")
+    # monitor: the study controls' state (recruitment open/paused/closed) is part of the record.
+    expected = {m._meta.db_table for app in ("experiments", "assets", "sync", "trials", "monitor")
                 for m in apps.get_app_config(app).get_models(include_auto_created=True)}
     assert names == expected
     assert not names & {"auth_user", "django_session", "exports_exportjob", "exports_snapshot"}
