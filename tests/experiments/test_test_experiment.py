@@ -3,6 +3,7 @@ and beat, real processes on the test database), and it can never pass a broken r
 errored or did not complete fails it whatever test_check_bot does; test_check_bots runs; what
 Chorus cannot honour is refused at load. Bots see what a person's browser gets."""
 
+import contextlib
 import importlib
 import os
 import shutil
@@ -280,6 +281,7 @@ def test_ctrl_c_or_sigterm_stops_the_worker_and_beat_it_started(sig):
     command = subprocess.Popen([sys.executable, "manage.py", "test_experiment", "--experiment",
                                 str(FIXTURES / "waits_forever")], cwd=ROOT, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    pids: list[int] = []
     try:
         folder = None
         for line in command.stdout:
@@ -291,11 +293,17 @@ def test_ctrl_c_or_sigterm_stops_the_worker_and_beat_it_started(sig):
         assert all(alive(pid) for pid in pids)
         wait_for(BarrierWait.objects.exists)  # the bot waits at the grouper
         command.send_signal(sig)
-        assert command.wait(timeout=60) != 0
+        # Bounds a hang only: stopping waits up to 10 s per process, and more on a loaded machine.
+        assert command.wait(timeout=180) != 0
         wait_for(lambda: not any(alive(pid) for pid in pids))
     finally:
         if command.poll() is None:
             command.kill()
+        for pid in pids:  # a failed run must not leave a worker taking later tests' tasks
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)  # each was started in a process group of its own
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def alive(pid: int) -> bool:
