@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -96,3 +98,15 @@ def wait_until(condition: Callable[[], bool], *, processes: list[subprocess.Pope
             text = log.read_text(errors="replace") if log.exists() else ""
             raise AssertionError(f"{'exited: ' + str(dead) if dead else 'timed out'}\n{text[-4000:]}")
         time.sleep(0.2)
+
+
+def processes_of(var: Path) -> list[psutil.Process]:
+    """Every process started for this CHORUS_VAR_DIR (by environment or command line)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "environ", "status"]):
+        info = process.info
+        if info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if (info["environ"] or {}).get("CHORUS_VAR_DIR") == str(var) or str(var) in " ".join(info["cmdline"] or []):
+            found.append(process)
+    return found

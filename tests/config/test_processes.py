@@ -13,7 +13,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import psutil
 import psycopg
 import pytest
 import requests
@@ -26,7 +25,16 @@ from experiments import services
 from experiments.models import Participant
 from experiments.tasks import participants_mark_abandoned
 from scripts.localhost import free_port, wait_for_port
-from tests.processes import ROOT, celery, database_url, manage, process_env, wait_until, worker_args
+from tests.processes import (
+    ROOT,
+    celery,
+    database_url,
+    manage,
+    process_env,
+    processes_of,
+    wait_until,
+    worker_args,
+)
 
 # Create two participants, one idle for two hours; print their ids.
 MAKE_PARTICIPANTS = """
@@ -41,18 +49,6 @@ print(idle.pk, active.pk)
 """
 PUBLISH = "from experiments.tasks import participants_mark_abandoned as t; t.delay()"
 CONNECT = "from django.db import connection; connection.ensure_connection(); print(connection.settings_dict['HOST'])"
-
-
-def processes_of(var: Path) -> list[psutil.Process]:
-    """Every process started for this CHORUS_VAR_DIR (by environment or command line)."""
-    found = []
-    for process in psutil.process_iter(["cmdline", "environ", "status"]):
-        info = process.info
-        if info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        if (info["environ"] or {}).get("CHORUS_VAR_DIR") == str(var) or str(var) in " ".join(info["cmdline"] or []):
-            found.append(process)
-    return found
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from config.embedded_postgres import embedded_postgres_stop
 from scripts.localhost import free_port, wait_for_port
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP
 from tests.browser.test_hello_world import assert_end_page, take_hello_world
-from tests.processes import ROOT, process_env
+from tests.processes import ROOT, process_env, processes_of
 
 DEMOS = sorted(p.name for p in (ROOT / "demos").iterdir() if (p / "experiment.py").exists())
 #: The "system" leg's servers: a PostgreSQL server (a superuser that may create databases) and a
@@ -95,19 +95,6 @@ def test_every_demo_passes_test_experiment(backend, demo):
     result = backend.manage("test_experiment", experiment=demo)
     assert result.returncode == 0, f"{demo} on {backend.name}:\n{result.stdout}\n{result.stderr}"
     assert "PASS" in result.stdout
-
-
-def processes_of(var: Path) -> list[psutil.Process]:
-    """Processes started for this CHORUS_VAR_DIR (by environment or command line)."""
-    found = []
-    for process in psutil.process_iter(["cmdline", "environ", "status"]):
-        info = process.info
-        if info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        if ((info["environ"] or {}).get("CHORUS_VAR_DIR") == str(var)
-                or str(var) in " ".join(info["cmdline"] or [])):
-            found.append(process)
-    return found
 
 
 class Demo:
