@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 import psutil
 
@@ -32,14 +31,14 @@ def process_env(**overrides: str) -> dict[str, str]:
 
 def database_url(name: str | None = None) -> str:
     """The URL of the database the test runs on (or of database `name` on the same server), for
-    a child process: the system PostgreSQL over TCP, or the embedded server, whose host is a
-    socket folder (percent-encoded)."""
+    a child process: the same URL `test_experiment` gives its worker (system PostgreSQL over TCP,
+    or the embedded server, whose host is a socket folder)."""
     from django.db import connection
 
+    from experiments.management.workers import database_url as url_of
+
     db = connection.settings_dict
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    host = quote(str(db["HOST"]), safe="") if db["HOST"] else ""
-    return f"postgres://{quote(db['USER'], safe='')}{password}@{host}:{db['PORT'] or 5432}/{name or db['NAME']}"
+    return url_of({**db, "NAME": name} if name else db)
 
 
 def manage(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
